@@ -1,0 +1,3 @@
+from vaepriors.cli import main
+
+main()

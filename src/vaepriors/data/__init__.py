@@ -1,0 +1,1 @@
+"""Datasets: the 2D density benchmark generators (and, later, image datasets)."""

@@ -1,0 +1,1 @@
+"""Evaluation: the 2D density metrics (paper-compatible and corrected) and the evaluator."""

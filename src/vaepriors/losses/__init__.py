@@ -1,0 +1,1 @@
+"""Loss terms shared by every model: Gaussian densities, KL estimators, reconstruction, responsibilities."""

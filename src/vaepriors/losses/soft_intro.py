@@ -1,0 +1,107 @@
+"""The three S-IntroVAE objectives with a learnable prior (paper Eq. 52; reference §4.3-4.5), per run.
+
+Every function returns a loss of shape (R,) and a dict of named terms (R,) for logging; the trainer differentiates
+the sum over runs with respect to the parameters of the player it updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from vaepriors.losses.gaussian import reparameterize
+from vaepriors.losses.kl import KLEstimator
+from vaepriors.losses.reconstruction import squared_error
+from vaepriors.losses.responsibility import normalised_negative_entropy
+from vaepriors.models.vae import StackedVAE
+from vaepriors.priors import sample_prior
+from vaepriors.training.randomness import RunRandomness
+
+Terms = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class SoftIntroWeights:
+    """beta_* are (R,) tensors (one value per run); the rest are shared scalars."""
+
+    beta_rec: torch.Tensor
+    beta_kl: torch.Tensor
+    beta_neg: torch.Tensor
+    alpha: float = 2.0
+    gamma: float = 1.0
+    gamma_r: float = 1e-8
+    scale: float = 0.5
+    r_entropy: float = 0.0
+
+
+@dataclass(frozen=True)
+class RealPosterior:
+    """What the decoder step reuses from the encoder step: the real batch's posterior and its sample."""
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+
+
+class SoftIntroObjective:
+    def __init__(self, weights: SoftIntroWeights, kl: KLEstimator):
+        self.w = weights
+        self.kl = kl
+
+    def _encode_sample(self, model: StackedVAE, x: torch.Tensor, rnd: RunRandomness):
+        mu, logvar = model.encode(x)
+        return mu, logvar, reparameterize(mu, logvar, rnd.normal(*mu.shape[1:]))
+
+    def elbo(self, model: StackedVAE, x: torch.Tensor, rnd: RunRandomness) -> tuple[torch.Tensor, Terms]:
+        """VAE warm-up: beta_rec * SSE + beta_kl * KL, no scale s (reference §4.5); trains E, D and P."""
+        mu, logvar, z = self._encode_sample(model, x, rnd)
+        rec_error = squared_error(x, model.decode(z)).mean(-1)
+        kl = self.kl(mu, logvar, model.prior_params(), rnd).per_sample.mean(-1)
+        return self.w.beta_rec * rec_error + self.w.beta_kl * kl, {"rec": rec_error, "kl": kl}
+
+    def encoder(self, model: StackedVAE, x: torch.Tensor, rnd: RunRandomness):
+        """L_E (reference §4.3): real ELBO, exp-ELBO of detached fakes and reconstructions, entropy term."""
+        w, batch = self.w, x.shape[1]
+        prior = model.prior_params()
+        with torch.no_grad():
+            fake = model.decode(sample_prior(prior, batch, rnd))
+        mu, logvar, z = self._encode_sample(model, x, rnd)
+        rec = model.decode(z)
+        real_kl = self.kl(mu, logvar, prior, rnd, responsibilities=w.r_entropy > 0)
+        neg = {}
+        for name, generated in (("fake", fake), ("rec", rec)):
+            g_mu, g_logvar, g_z = self._encode_sample(model, generated.detach(), rnd)
+            g_error = squared_error(generated, model.decode(g_z))
+            g_kl = self.kl(g_mu, g_logvar, prior, rnd).per_sample
+            exponent = -w.alpha * w.scale * (w.beta_rec[:, None] * g_error + w.beta_neg[:, None] * g_kl)
+            neg[name] = torch.exp(exponent).mean(-1)
+        rec_error, kl = squared_error(x, rec).mean(-1), real_kl.per_sample.mean(-1)
+        loss = w.scale * (w.beta_rec * rec_error + w.beta_kl * kl) + 0.5 / w.alpha * (neg["fake"] + neg["rec"])
+        terms = {"rec": rec_error, "kl": kl, "exp_elbo_fake": neg["fake"], "exp_elbo_rec": neg["rec"]}
+        if w.r_entropy > 0:
+            terms["neg_entropy"] = normalised_negative_entropy(real_kl.mean_responsibility)
+            loss = loss + w.scale * w.r_entropy * terms["neg_entropy"]
+        return loss, terms, RealPosterior(mu.detach(), logvar.detach(), z.detach())
+
+    def decoder(self, model: StackedVAE, x: torch.Tensor, real: RealPosterior, rnd: RunRandomness,
+                prior_player: bool) -> tuple[torch.Tensor, Terms]:
+        """L_D (+ L_P with IP; reference §4.4): the prior is a detached *target* for fake and reconstructed
+        posteriors, a trainable target of the detached real posterior, and a reparameterised *source* of fakes."""
+        w = self.w
+        prior = model.prior_params() if prior_player else model.prior_params().detach()
+        fake = model.decode(sample_prior(prior, x.shape[1], rnd))
+        rec = model.decode(real.z)
+        kls, cycle_errors = [], []
+        for generated in (rec, fake):
+            g_mu, g_logvar, g_z = self._encode_sample(model, generated, rnd)
+            cycle_errors.append(squared_error(generated.detach(), model.decode(g_z.detach())).mean(-1))
+            kls.append(self.kl(g_mu, g_logvar, prior.detach(), rnd).per_sample.mean(-1))
+        rec_error = squared_error(x, rec).mean(-1)
+        loss = w.beta_rec * rec_error + w.gamma * w.beta_kl * (kls[0] + kls[1]) / 2
+        loss = loss + w.gamma * w.gamma_r * w.beta_rec * (cycle_errors[0] + cycle_errors[1]) / 2
+        terms = {"rec": rec_error, "kl_rec": kls[0], "kl_fake": kls[1]}
+        if prior_player:
+            terms["kl_prior"] = self.kl(real.mu, real.logvar, prior, rnd).per_sample.mean(-1)
+            loss = loss + w.beta_kl * terms["kl_prior"]
+        return w.scale * loss, terms

@@ -1,0 +1,1 @@
+"""Networks. Stacked modules hold R independent runs in one set of tensors (leading run axis)."""

@@ -1,0 +1,41 @@
+"""VampPrior(K): the components are the encoder's posteriors of K learnable pseudo-inputs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vaepriors.priors.base import MixtureParams, Prior, contribution_logits
+from vaepriors.priors.mixture import MixtureOfGaussiansPrior
+
+# How the mixture logits are carried over when the VampPrior becomes a MoG (reference §3.1 and §12.10).
+VAMP_TO_MOG_WEIGHTS = ("authors", "preserve")
+
+
+class VampPrior(Prior):
+    def __init__(self, pseudo_inputs: torch.Tensor, learnable_contributions: bool):
+        super().__init__()
+        self.pseudo_inputs = nn.Parameter(pseudo_inputs.clone())  # (R, K, data dims): initialised from data
+        logits = contribution_logits(*pseudo_inputs.shape[:2], learnable_contributions)
+        if learnable_contributions:
+            self.logits = logits
+        else:
+            self.register_buffer("logits", logits)
+        self.learnable_contributions = learnable_contributions
+
+    def component_params(self, encoder: nn.Module) -> MixtureParams:
+        mu, logvar = encoder(self.pseudo_inputs).chunk(2, dim=-1)
+        return MixtureParams(mu, logvar, torch.log_softmax(self.logits, dim=-1))
+
+    def to_mixture(self, encoder: nn.Module, weights: str) -> MixtureOfGaussiansPrior:
+        """Freeze the current components into a MoG.
+
+        ``weights='authors'`` loads the softmax *probabilities* as the new logits, as the authors' code does
+        (learned contributions are then reset to nearly uniform); ``'preserve'`` keeps the learned weights.
+        """
+        if weights not in VAMP_TO_MOG_WEIGHTS:
+            raise ValueError(f"vamp_to_mog_weights must be one of {VAMP_TO_MOG_WEIGHTS}, got {weights!r}")
+        with torch.no_grad():
+            params = self.component_params(encoder)
+            logits = params.log_weights.exp() if weights == "authors" else params.log_weights
+        return MixtureOfGaussiansPrior(params.mu, params.logvar, logits, self.learnable_contributions)

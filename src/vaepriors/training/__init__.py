@@ -1,0 +1,1 @@
+"""Training: typed configurations, per-run randomness and the vectorised trainers."""
