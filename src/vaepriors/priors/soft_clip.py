@@ -37,3 +37,10 @@ class LogVarSoftClip(nn.Module):
         if not bool(self.active):
             return logvar
         return soft_clip(logvar, self.lower.unsqueeze(1), self.upper.unsqueeze(1), self.k)
+
+
+def retained_fraction(k: float) -> float:
+    """(f(b) - f(a)) / (b - a) for b = k/(b - a) (Eq. 48-50): the share of any range kept, a function of k alone."""
+    lower, upper = torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64)
+    ends = soft_clip(torch.stack([lower, upper]), lower, upper, k)
+    return float(ends[1] - ends[0])

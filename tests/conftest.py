@@ -1,0 +1,19 @@
+import pytest
+import torch
+
+from vaepriors.training.config import RunSpec, ToyTrainConfig
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    torch.set_num_threads(1)
+
+
+def tiny_config(**overrides) -> ToyTrainConfig:
+    """A few-second S-IntroVAE MoG(8)+LC+IP configuration that passes through every phase."""
+    values = dict(dataset="8Gaussian", configuration="sintro_mog_lc_ip", model="sintro", prior="vamp", components=8,
+                  learnable_contributions=True, intro_prior=True, convert_to_mog=True, iterations=24, warmup=12,
+                  mog_warmup=4, batch_size=32, hidden=16, hidden_layers=2, mc_samples=5, milestones=(18,),
+                  runs=(RunSpec(0, 0.2, 0.3, 0.9),))
+    values.update(overrides)
+    return ToyTrainConfig(**values)

@@ -1,0 +1,93 @@
+import dataclasses
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from vaepriors.evaluation.toy_evaluate import ToyEvalConfig, ToyEvaluator
+from vaepriors.priors import MixtureOfGaussiansPrior
+from vaepriors.training.config import RunSpec
+from vaepriors.training.toy_trainer import ToyRuns, ToyTrainer, load_runs, save_runs
+
+RUNS = (RunSpec(0, 0.2, 0.3, 0.9), RunSpec(7, 0.5, 0.1, 0.3), RunSpec(3, 1.0, 0.05, 0.25))
+TINY_EVAL = ToyEvalConfig(hist_samples=300, bins=20, grid_size=24, gnelbo_batches=2, gnelbo_batch_size=16,
+                          mc_samples=4, figure_samples=50, figure_grid=12)
+
+
+def test_a_run_trained_in_a_batch_equals_the_same_run_trained_alone():
+    together = ToyTrainer(tiny_config(runs=RUNS)).train(progress=False).model.state_dict()
+    alone = ToyTrainer(tiny_config(runs=RUNS[1:2])).train(progress=False).model.state_dict()
+    assert together.keys() == alone.keys()
+    for name, value in alone.items():
+        batched = together[name][1:2] if value.dim() else together[name]
+        torch.testing.assert_close(batched, value, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_phases_convert_to_mog_fit_clip_and_train_the_prior_only_with_ip():
+    trainer = ToyTrainer(tiny_config())
+    trainer.train(progress=False)
+    model = trainer.model
+    assert isinstance(model.prior, MixtureOfGaussiansPrior)
+    assert bool(model.clip.active)
+    assert (model.clip.upper >= model.clip.lower).all()
+
+    frozen = ToyTrainer(tiny_config(intro_prior=False, configuration="sintro_mog_lc"))
+    cfg = frozen.config
+    for it in range(cfg.iterations):
+        frozen._phase_changes(it)
+        if it == cfg.adversarial_start:
+            before = {k: v.clone() for k, v in frozen.model.prior.state_dict().items()}
+        frozen._step(it, frozen.rnd.per_run(lambda g: frozen.sampler(cfg.batch_size, g)))
+    after = frozen.model.prior.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # fixed prior in the adversarial phase
+    assert not bool(frozen.model.clip.active)
+
+
+def test_learning_rate_decays_at_milestones_from_iteration_zero():
+    trainer = ToyTrainer(tiny_config(milestones=(5, 10)))
+    assert [trainer._learning_rate(i) for i in (0, 4, 5, 9, 10)] == pytest.approx([2e-4, 2e-4, 2e-5, 2e-5, 2e-6])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(kl="closed"), "closed form"),
+    (dict(intro_prior=True, convert_to_mog=False), "intro_prior"),
+    (dict(dataset="moons"), "dataset"),
+    (dict(runs=()), "no runs"),
+])
+def test_invalid_configurations_name_the_problem(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config(**overrides)
+
+
+def test_divergence_is_recorded_per_run_and_other_runs_go_on():
+    runs = (RunSpec(0, 0.2, 0.3, 0.9), RunSpec(1, 0.2, 0.3, 0.9))
+    trainer = ToyTrainer(tiny_config(runs=runs, lr=1e-3))
+    with torch.no_grad():
+        trainer.model.decoder.layers[-1].bias[1].fill_(float("nan"))
+    result = trainer.train(progress=False)
+    assert result.diverged_at[0] is None and result.diverged_at[1] == 0
+    rows, _ = ToyEvaluator(result, TINY_EVAL).evaluate()
+    diverged = rows[1]
+    assert all(v == v for k, v in rows[0].items() if k != "diverged_at")  # run 0: finite metrics
+    assert diverged["kl_paper"] != diverged["kl_paper"]  # NaN
+
+
+def test_save_load_roundtrip_and_evaluation_is_per_run(tmp_path):
+    result = ToyTrainer(tiny_config(runs=RUNS)).train(progress=False)
+    save_runs(result, tmp_path / "runs.pt")
+    loaded = load_runs(tmp_path / "runs.pt")
+    for name, value in result.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[name], value), name
+    rows, samples = ToyEvaluator(loaded, TINY_EVAL).evaluate()
+    assert [row["seed"] for row in rows] == [0, 7, 3]
+    assert samples["fake"].shape == (3, 50, 2) and samples["density"].shape == (3, 12, 12)
+    cell = (2 * 2.0 / (24 - 1)) ** 2 * (24 / 12) ** 2  # grid spacing, then 2x2 average pooling
+    assert samples["density"].sum(axis=(1, 2)) * cell == pytest.approx([1, 1, 1], rel=0.05)
+    alone_config = dataclasses.replace(loaded.config, runs=RUNS[2:])
+    alone_model = ToyTrainer(alone_config).model
+    alone_model.convert_vamp_to_mog(alone_config.vamp_to_mog_weights)
+    alone_model.load_state_dict({k: v[2:] if v.dim() else v for k, v in loaded.model.state_dict().items()})
+    alone = ToyRuns(alone_config, alone_model, [None])
+    rows_alone, _ = ToyEvaluator(alone, TINY_EVAL).evaluate()
+    for key in ("kl_paper", "jsd_paper", "gnelbo_paper", "log_likelihood_grid"):
+        assert rows_alone[0][key] == pytest.approx(rows[2][key], rel=1e-4), key
