@@ -55,3 +55,18 @@ def test_responsibilities_follow_the_nearest_component():
     mu, logvar = torch.tensor([[[10.0, 0.0], [10.0, 0.0], [-10.0, 0.0]]]), torch.full((1, 3, 2), -4.0)
     result = kl_monte_carlo(mu, logvar, prior, torch.randn(1, 3, 16, 2), responsibilities=True)
     torch.testing.assert_close(result.mean_responsibility, torch.tensor([[1 / 3, 2 / 3]]), atol=1e-4, rtol=0)
+
+
+def test_expanded_quadratic_form_matches_the_direct_float64_density():
+    generator = torch.Generator().manual_seed(0)
+    z = 5 * torch.rand(2, 300, 2, generator=generator) - 2.5
+    prior = MixtureParams(3 * torch.rand(2, 16, 2, generator=generator) - 1.5,
+                          8 * torch.rand(2, 16, 2, generator=generator) - 6.0,
+                          torch.log_softmax(torch.randn(2, 16, generator=generator), -1))
+    direct = (prior.log_weights.double().unsqueeze(1)
+              - 0.5 * (((z.double().unsqueeze(-2) - prior.mu.double().unsqueeze(1)).square()
+                        * torch.exp(-prior.logvar.double()).unsqueeze(1)).sum(-1)
+                       + prior.logvar.double().sum(-1).unsqueeze(1) + 2 * math.log(2 * math.pi)))
+    from vaepriors.losses.gaussian import mixture_log_joint
+
+    torch.testing.assert_close(mixture_log_joint(z, prior).double(), direct, atol=2e-3, rtol=1e-5)
