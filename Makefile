@@ -1,0 +1,38 @@
+# make install   .venv with the package, Snakemake and pytest (re-runs pip only when pyproject.toml changes)
+# make test      the test suite (what .ci/run runs)
+# make reduced   the whole 2D benchmark at reduced scale on 2 CPU cores (config/reduced.yaml)
+# make paper     the whole 2D benchmark at paper scale (config.yaml); GPU jobs one at a time
+# make lint      snakemake --lint
+# make dry-run   plan the paper-scale and the reduced DAG without running anything
+SHELL := /bin/bash
+VENV := .venv
+SNAKEMAKE := $(VENV)/bin/snakemake
+STAMP := $(VENV)/.installed
+# Extra Snakemake options, e.g. `make reduced SMK_ARGS="--keep-going"`.
+SMK_ARGS ?=
+PAPER_ARGS ?= --cores all --resources gpu=1
+
+.PHONY: install test reduced paper lint dry-run
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -e '.[workflow,test]'
+	touch $@
+
+test: install
+	.venv/bin/python -m pytest -q
+
+reduced: install
+	$(SNAKEMAKE) all --cores 2 --configfile config/reduced.yaml $(SMK_ARGS)
+
+paper: install
+	$(SNAKEMAKE) all $(PAPER_ARGS) $(SMK_ARGS)
+
+lint: install
+	$(SNAKEMAKE) --lint
+
+dry-run: install
+	$(SNAKEMAKE) all --dry-run --quiet
+	$(SNAKEMAKE) all --dry-run --quiet --configfile config/reduced.yaml

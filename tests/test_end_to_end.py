@@ -1,0 +1,94 @@
+"""End-to-end runs of the 2D workflow in a temporary working directory, with the real `vaepriors` CLI.
+
+- tests/config/tiny.yaml: every rule on one dataset in a few seconds per job (about a minute on 2 cores);
+  it checks that the jobs, files, report and re-run behaviour fit together, not the numbers.
+- config/reduced.yaml: the reduced benchmark (`make reduced`), marked slow; deselect with -m "not slow".
+"""
+
+import csv
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = [f"results/tables/table{n}.{ext}" for n in (1, 3, 4) for ext in ("tex", "csv")]
+FIGURES = [f"results/figures/figure{n}.{ext}" for n in (3, 6) for ext in ("png", "pdf")]
+REDUCED_LIMIT_S = 20 * 60  # config/reduced.yaml is meant for a 2-core CPU in well under 20 minutes
+
+
+def snakemake(workdir, layer, *args, timeout):
+    """`snakemake all` in `workdir` with config.yaml plus `layer`, from the repository's Snakefile."""
+    command = [
+        sys.executable, "-m", "snakemake", "all",
+        "--snakefile", ROOT / "Snakefile",
+        "--directory", workdir,
+        # `configfile: "config.yaml"` is relative to the working directory: give both layers absolutely.
+        "--configfile", ROOT / "config.yaml", layer,
+        *args,
+    ]  # fmt: skip
+    return subprocess.run(
+        [str(part) for part in command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def numbers(path):
+    """Every cell of a CSV file that parses as a number (empty cells, e.g. of configurations not run, are skipped)."""
+    found = []
+    with open(path, newline="") as handle:
+        for row in csv.reader(handle):
+            for cell in row:
+                try:
+                    found.append(float(cell))
+                except ValueError:
+                    pass
+    return found
+
+
+def check_outputs(workdir):
+    missing = [name for name in TABLES + FIGURES if not (workdir / name).is_file()]
+    assert not missing
+    for name in TABLES + FIGURES:
+        assert (workdir / name).stat().st_size > 0, name
+    table1 = numbers(workdir / "results/tables/table1.csv")
+    assert table1, "table1.csv holds no numbers"
+    assert all(math.isfinite(value) for value in table1), table1
+
+
+def test_tiny_workflow_end_to_end(tmp_path):
+    tiny = ROOT / "tests" / "config" / "tiny.yaml"
+    result = snakemake(tmp_path, tiny, "--cores", "2", "--show-failed-logs", timeout=900)
+    assert result.returncode == 0, result.stdout[-20000:]
+    check_outputs(tmp_path)
+    for stage, configuration in [("grid", "vae_sg"), ("seeds", "sintro_mog_lc_ip"), ("baseline", "baseline_mc")]:
+        run = tmp_path / "results/toy/8Gaussian" / stage / configuration
+        assert {"runs.pt", "metrics.csv", "samples.npz"} <= {p.name for p in run.iterdir()}, run
+    assert (tmp_path / "results/logs/toy_train_grid/8Gaussian/vae_sg.log").stat().st_size > 0
+    assert (tmp_path / "results/benchmarks/toy_evaluate/8Gaussian/seeds/sintro_sg.tsv").is_file()
+
+    # Nothing re-runs when nothing changed (the params that Snakemake compares are stable) ...
+    again = snakemake(tmp_path, tiny, "--dry-run", timeout=120)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout, again.stdout
+    # ... and the HTML report collects the tables and figures.
+    report = snakemake(tmp_path, tiny, "--report", tmp_path / "report.html", timeout=120)
+    assert report.returncode == 0, report.stdout
+    assert "Table 3: grid-search optimum" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_reduced_workflow_end_to_end(tmp_path):
+    start = time.perf_counter()
+    result = snakemake(
+        tmp_path, ROOT / "config" / "reduced.yaml", "--cores", "2", "--show-failed-logs", timeout=2 * REDUCED_LIMIT_S
+    )
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stdout[-20000:]
+    check_outputs(tmp_path)
+    assert elapsed < REDUCED_LIMIT_S, f"the reduced workflow took {elapsed / 60:.1f} min"

@@ -1,0 +1,276 @@
+"""Workflow tests: DAG planning (dry runs), lint, config validation and the CLI flags the rules build.
+
+They run Snakemake in a subprocess from the repository root and need no trained model and no `vaepriors`
+CLI: a dry run only plans the jobs.
+"""
+
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+REDUCED = ROOT / "config" / "reduced.yaml"
+
+
+def snakemake(*args):
+    """Run `python -m snakemake ARGS` in the repository root; stdout and stderr together."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
+
+
+def job_counts(output):
+    """Jobs per rule from the first 'Job stats' table of a dry run."""
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def shell_commands(output):
+    """The `vaepriors ...` command lines that `snakemake -n -p` prints."""
+    return [m.group(0) for m in re.finditer(r"vaepriors \S+ .*", output)]
+
+
+def merged_config(*layers):
+    """Layer config files the way Snakemake does: nested mappings merge, everything else is replaced."""
+
+    def merge(base, update):
+        for key, value in update.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    config = {}
+    for layer in layers:
+        merge(config, yaml.safe_load(layer.read_text()))
+    return config
+
+
+def expected_counts(config):
+    """Jobs per rule that a configuration implies for the target `all`."""
+    toy = config["toy"]
+    datasets = len(toy["datasets"])
+    configurations = len(toy.get("run_configurations") or toy["configurations"])
+    runs = {
+        "toy_train_grid": datasets * configurations,
+        "toy_train_seeds": datasets * configurations,
+        "toy_train_baseline": datasets * 2,  # closed-form and Monte-Carlo KL
+    }
+    # Both configs hold sintro_sg and the Figure 3 configurations: all three tables, both figures.
+    return {**runs, "toy_evaluate": sum(runs.values()), "table": 3, "figure3": 1, "figure6": 1, "all": 1}
+
+
+@pytest.fixture(scope="module")
+def reduced_commands():
+    """Shell commands of one job of each kind, planned with the reduced configuration."""
+    targets = [
+        "results/toy/8Gaussian/grid/vae_sg/runs.pt",
+        "results/toy/spiral/grid/sintro_sg/runs.pt",
+        "results/toy/rings/seeds/sintro_mog_lc_ip/metrics.csv",
+        "results/toy/rings/baseline/baseline_closed/runs.pt",
+        "results/tables/table1.tex",
+        "results/tables/table3.tex",
+        "results/tables/table4.tex",
+        "results/figures/figure3.png",
+        "results/figures/figure6.png",
+    ]
+    result = snakemake(*targets, "--dry-run", "--printshellcmds", "--cores", "2", "--configfile", REDUCED)
+    assert result.returncode == 0, result.stdout
+    commands = shell_commands(result.stdout)
+
+    def find(*fragments):
+        matches = [c for c in commands if all(f in c for f in fragments)]
+        assert len(matches) == 1, (fragments, matches)
+        return matches[0]
+
+    return find
+
+
+def test_paper_scale_dag_plans_every_run_quickly():
+    start = time.perf_counter()
+    result = snakemake("all", "--dry-run", "--quiet", "rules", "reason", "host")
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert counts == expected_counts(merged_config(ROOT / "config.yaml"))
+    assert counts["toy_train_grid"] == 4 * 8
+    assert elapsed < 10, f"the paper-scale dry run took {elapsed:.1f} s"
+
+
+def test_reduced_dag():
+    result = snakemake("all", "--dry-run", "--quiet", "rules", "reason", "host", "--configfile", REDUCED)
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert counts == expected_counts(merged_config(ROOT / "config.yaml", REDUCED))
+    assert counts["toy_train_grid"] == 4 * 6
+
+
+def test_parsing_the_workflow_does_not_import_torch():
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "snakemake", "all", "--dry-run", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    imported = re.findall(r"\|\s*(\S+)\s*$", result.stderr, re.M)
+    assert imported, "no -X importtime output"
+    assert not [m for m in imported if m.split(".")[0] in {"torch", "vaepriors"}]
+
+
+def test_lint():
+    result = snakemake("--lint")
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        pytest.param(
+            {"toy": {"datasets": ["8Gaussian", "moons"]}}, "'moons' is not one of", id="unknown-dataset"
+        ),
+        pytest.param(
+            {"toy": {"training": {"iterations": -5}}}, "-5 is less than the minimum of 1", id="negative-iterations"
+        ),
+        pytest.param(
+            {"toy": {"training": {"kl": "analytic"}}}, "'analytic' is not one of ['mc', 'closed']", id="unknown-kl"
+        ),
+        pytest.param(
+            {"toy": {"configurations": {"sintro_k": {"model": "sintro", "prior": "vamp"}}}},
+            "'components' is a required property",
+            id="vamp-without-components",
+        ),
+        pytest.param(
+            {"toy": {"configurations": {"baseline_x": {"model": "vae", "prior": "standard_gaussian"}}}},
+            "'baseline_x' should not be valid",
+            id="reserved-configuration-name",
+        ),
+        pytest.param({"toy": {"seeds": []}}, "[] should be non-empty", id="no-seeds"),
+        pytest.param(
+            {"toy": {"run_configurations": ["sintro_sg", "nope"]}},
+            "toy.run_configurations names undefined configurations ['nope']",
+            id="unknown-run-configuration",
+        ),
+        pytest.param(
+            {"toy": {"training": {"warmup": 40000}}},
+            "toy.training.warmup (40000) exceeds toy.training.iterations (30000)",
+            id="warmup-after-end",
+        ),
+        pytest.param(
+            {"toy": {"reported_betas": {"rings": None}}}, "None is not of type 'object'", id="missing-betas"
+        ),
+        pytest.param({"jobs": {"train": {"runtime": 30}}}, "30 is not of type 'string'", id="runtime-unit"),
+    ],
+)
+def test_invalid_config_is_rejected_with_a_clear_message(tmp_path, override, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(override))
+    result = snakemake("all", "--dry-run", "--configfile", bad)
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout
+
+
+def test_unconfigured_wildcards_are_not_planned():
+    for target in ["results/toy/moons/grid/sintro_sg/runs.pt", "results/toy/rings/grid/unknown/runs.pt"]:
+        result = snakemake(target, "--dry-run")
+        assert result.returncode != 0, target
+    # vae_vamp is defined in config.yaml but not run at reduced scale.
+    result = snakemake("results/toy/rings/grid/vae_vamp/runs.pt", "--dry-run", "--configfile", REDUCED)
+    assert result.returncode != 0
+
+
+def test_grid_commands(reduced_commands):
+    vae = reduced_commands("toy-train", "--out results/toy/8Gaussian/grid/vae_sg/runs.pt")
+    assert "--dataset 8Gaussian --configuration vae_sg --model vae --prior standard_gaussian " in vae
+    assert "--grid-beta-kl 0.1 0.5 --grid-beta-rec 0.2 0.5 --seeds 0 " in vae
+    assert "--grid-neg-multipliers" not in vae and "--components" not in vae
+    assert "--device auto --threads 1 " in vae
+
+    sg = reduced_commands("toy-train", "--out results/toy/spiral/grid/sintro_sg/runs.pt")
+    assert "--configuration sintro_sg --model sintro --prior standard_gaussian " in sg
+    assert "--grid-beta-kl 0.1 0.3 --grid-beta-rec 0.2 0.4 --grid-neg-multipliers 3 --seeds 0 " in sg
+    for flag in ["--components", "--intro-prior", "--learnable-contributions", "--convert-to-mog"]:
+        assert flag not in sg
+
+    lc_ip = reduced_commands("toy-train", "--out results/toy/rings/grid/sintro_mog_lc_ip/runs.pt")
+    flags = "--components 16 --convert-to-mog --intro-prior --learnable-contributions --model sintro --prior vamp "
+    assert flags in lc_ip
+
+
+def test_training_flags_come_from_config(reduced_commands):
+    command = reduced_commands("toy-train", "--out results/toy/spiral/grid/sintro_sg/runs.pt")
+    config = merged_config(ROOT / "config.yaml", REDUCED)["toy"]["training"]
+    expected = {
+        "iterations": "1500", "warmup": "300", "mog_warmup": "50", "batch_size": "256", "lr": "0.0002",
+        "milestones": "500 750", "lr_gamma": "0.1", "hidden": "64", "hidden_layers": "4", "z_dim": "2",
+        "kl": "mc", "mc_samples": "10", "alpha": "2.0", "gamma": "1.0", "gamma_r": "1e-08", "scale": "0.5",
+        "r_entropy": "0.0", "clip_k": "10.0", "vamp_to_mog_weights": "authors",
+    }  # fmt: skip
+    assert set(expected) == set(config)
+    for key, value in expected.items():
+        assert f" --{key.replace('_', '-')} {value} " in command, key
+    assert command.count(" --kl ") == 1
+
+
+def test_final_and_baseline_commands(reduced_commands):
+    seeds = reduced_commands("toy-train", "--out results/toy/rings/seeds/sintro_mog_lc_ip/runs.pt")
+    assert "--optimum-from results/toy/rings/grid/sintro_mog_lc_ip/metrics.csv --seeds 0 1 2 " in seeds
+    assert "--grid-beta" not in seeds
+
+    baseline = reduced_commands("toy-train", "--out results/toy/rings/baseline/baseline_closed/runs.pt")
+    assert "--dataset rings --configuration baseline_closed --model sintro --prior standard_gaussian " in baseline
+    assert " --kl closed " in baseline and " --kl mc " not in baseline
+    assert "--betas 0.2 0.2 1.0 --seeds 0 1 2 " in baseline
+    baseline_mc = reduced_commands("toy-train", "--out results/toy/8Gaussian/baseline/baseline_mc/runs.pt")
+    assert " --kl mc " in baseline_mc and "--betas 0.2 0.3 0.9 " in baseline_mc
+
+    evaluate = reduced_commands("toy-evaluate", "--runs results/toy/rings/seeds/sintro_mog_lc_ip/runs.pt")
+    for flag in ["--bins 100 ", "--figure-grid 128 ", "--gnelbo-batches 10 ", "--grid-size 256 ",
+                 "--hist-samples 2000 ", "--mc-samples 10 ", "--device auto "]:  # fmt: skip
+        assert flag in evaluate
+    assert "--metrics results/toy/rings/seeds/sintro_mog_lc_ip/metrics.csv " in evaluate
+    assert "--samples results/toy/rings/seeds/sintro_mog_lc_ip/samples.npz " in evaluate
+
+
+def test_report_commands(reduced_commands):
+    datasets = ["8Gaussian", "spiral", "checkerboard", "rings"]
+
+    def files(command, flag):
+        return re.search(rf"{flag} (.*?) --", command).group(1).split()
+
+    table1 = files(reduced_commands("vaepriors table1 "), "--metrics")
+    configurations = ["vae_sg", "sintro_sg", "sintro_mog", "sintro_mog_ip", "sintro_mog_lc", "sintro_mog_lc_ip"]
+    assert table1 == [f"results/toy/{d}/seeds/{c}/metrics.csv" for d in datasets for c in configurations]
+    table3 = files(reduced_commands("vaepriors table3 "), "--metrics")
+    assert table3 == [f"results/toy/{d}/grid/sintro_sg/metrics.csv" for d in datasets]
+    table4 = files(reduced_commands("vaepriors table4 "), "--metrics")
+    assert sorted(table4) == sorted(
+        f"results/toy/{d}/{run}/metrics.csv"
+        for d in datasets
+        for run in ["baseline/baseline_closed", "baseline/baseline_mc", "seeds/sintro_sg"]
+    )
+    figure3 = files(reduced_commands("vaepriors figure3 "), "--samples")
+    panels = ["sintro_sg", "sintro_mog_lc", "sintro_mog_lc_ip"]
+    assert figure3 == [f"results/toy/{d}/seeds/{c}/samples.npz" for d in datasets for c in panels]
+    assert "--out results/figures/figure6.png " in reduced_commands("vaepriors figure6 ")
+
+
+def test_conda_env_pins_match_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((ROOT / "envs" / "vaepriors.yaml").read_text())
+    pip = next(dep["pip"] for dep in env["dependencies"] if isinstance(dep, dict))
+    assert sorted(pip) == sorted(project["dependencies"])
+    assert "python=3.11" in env["dependencies"]

@@ -1,0 +1,217 @@
+# Python helpers of the workflow: configuration look-ups, CLI flag building and target lists.
+# All Python functions of the workflow live in this file (snakemake --lint: no functions beside rules).
+# Nothing here imports torch or the vaepriors package: parsing the workflow must stay fast.
+import os
+import re
+import shlex
+import sys
+
+from snakemake.exceptions import WorkflowError
+
+# Jobs call the `vaepriors` console script. Put the bin directory of the Python that runs Snakemake
+# first on PATH, so `.venv/bin/snakemake ...` finds the venv's CLI without an activated venv. Under
+# --sdm conda the activated job env is prepended after this, so its own CLI wins.
+_PYTHON_BIN = os.path.dirname(sys.executable)
+if _PYTHON_BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ.update(PATH=os.pathsep.join([_PYTHON_BIN, os.environ.get("PATH", "")]))
+
+TOY = config["toy"]
+JOBS = config["jobs"]
+DATASETS = TOY["datasets"]
+
+# Table 1 columns and Figure 3 panels of the paper (configuration names of config.yaml), in paper order.
+TABLE1_CONFIGURATIONS = [
+    "vae_sg",
+    "sintro_sg",
+    "sintro_mog",
+    "sintro_mog_ip",
+    "sintro_mog_lc",
+    "sintro_mog_lc_ip",
+]
+FIGURE3_CONFIGURATIONS = ["sintro_sg", "sintro_mog_lc", "sintro_mog_lc_ip"]
+# Table 3 (grid optimum) and Table 4 ("replicated" column) use the S-IntroVAE + standard Gaussian runs.
+SG_CONFIGURATION = "sintro_sg"
+
+# Table 4 baselines: S-IntroVAE with a standard Gaussian prior at Daniel & Tamar's reported betas,
+# trained with the closed-form and with the Monte-Carlo KL. Configuration names: baseline_<kl>.
+KL_MODES = ["closed", "mc"]
+BASELINE_CONFIGURATION = {"model": "sintro", "prior": "standard_gaussian"}
+BASELINES = [f"baseline_{kl}" for kl in KL_MODES]
+
+
+def _select_configurations():
+    """The configurations to run: toy.run_configurations (all of toy.configurations when null)."""
+    defined = TOY["configurations"]
+    names = TOY["run_configurations"] or list(defined)
+    unknown = [name for name in names if name not in defined]
+    if unknown:
+        raise WorkflowError(
+            f"toy.run_configurations names undefined configurations {unknown}; "
+            f"toy.configurations defines {list(defined)}"
+        )
+    return {name: defined[name] for name in names}
+
+
+def _check_config():
+    """Cross-field checks that the JSON schema cannot express."""
+    training = TOY["training"]
+    if training["warmup"] > training["iterations"]:
+        raise WorkflowError(
+            f"toy.training.warmup ({training['warmup']}) exceeds "
+            f"toy.training.iterations ({training['iterations']})"
+        )
+    if training["mog_warmup"] > training["warmup"]:
+        raise WorkflowError(
+            f"toy.training.mog_warmup ({training['mog_warmup']}) exceeds "
+            f"toy.training.warmup ({training['warmup']})"
+        )
+    missing = [dataset for dataset in DATASETS if dataset not in TOY["reported_betas"]]
+    if missing:
+        raise WorkflowError(f"toy.reported_betas lacks the datasets {missing}")
+
+
+CONFIGURATIONS = _select_configurations()
+_check_config()
+
+
+def alternatives(names):
+    """A wildcard constraint that matches exactly one of `names`."""
+    return "|".join(re.escape(str(name)) for name in names)
+
+
+wildcard_constraints:
+    dataset=alternatives(DATASETS),
+    stage="grid|seeds|baseline",
+    configuration=alternatives(list(CONFIGURATIONS) + BASELINES),
+    kl=alternatives(KL_MODES),
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI flags. A config key maps to `--key-with-dashes`; true booleans become bare flags, false ones
+# are left out; lists become several values. Keys are sorted so that reordering config.yaml does
+# not change the params (Snakemake re-runs a job when its params change).
+
+
+def cli_flags(options):
+    """Render a mapping of option names to values as a shell-quoted flag string."""
+    tokens = []
+    for key in sorted(options):
+        value = options[key]
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            tokens += [flag] if value else []
+        elif isinstance(value, (list, tuple)):
+            tokens += [flag, *map(str, value)]
+        elif value is not None:
+            tokens += [flag, str(value)]
+    return " ".join(shlex.quote(token) for token in tokens)
+
+
+def space_separated(items):
+    """Space-separated values for a multi-value flag."""
+    return " ".join(shlex.quote(str(item)) for item in items)
+
+
+def configuration_args(wildcards):
+    """Model and prior flags of a configuration (--model, --prior, --components, booleans)."""
+    return cli_flags(CONFIGURATIONS[wildcards.configuration])
+
+
+def baseline_configuration_args(wildcards):
+    """Model and prior flags of the Table 4 baselines (S-IntroVAE, standard Gaussian prior)."""
+    return cli_flags(BASELINE_CONFIGURATION)
+
+
+def training_args(wildcards):
+    """Training flags from toy.training."""
+    return cli_flags(TOY["training"])
+
+
+def baseline_training_args(wildcards):
+    """Training flags from toy.training with the baseline's KL mode (--kl closed / mc)."""
+    return cli_flags({**TOY["training"], "kl": wildcards.kl})
+
+
+def grid_args(wildcards):
+    """Grid-search flags: VAEs search beta_rec x beta_kl, S-IntroVAEs also beta_neg multipliers."""
+    grid = TOY["grid"]
+    if CONFIGURATIONS[wildcards.configuration]["model"] == "vae":
+        search = {
+            "grid_beta_rec": grid["vae_beta_rec"],
+            "grid_beta_kl": grid["vae_beta_kl"],
+        }
+    else:
+        search = {
+            "grid_beta_rec": grid["sintro_beta_rec"],
+            "grid_beta_kl": grid["sintro_beta_kl"],
+            "grid_neg_multipliers": grid["sintro_neg_multipliers"],
+        }
+    return cli_flags(search)
+
+
+def grid_seed_args(wildcards):
+    """The single seed of the grid search."""
+    return space_separated([TOY["grid"]["seed"]])
+
+
+def seed_args(wildcards):
+    """The seeds of the final runs (Tables 1 and 4)."""
+    return space_separated(TOY["seeds"])
+
+
+def reported_betas_args(wildcards):
+    """BETA_REC BETA_KL BETA_NEG reported by Daniel & Tamar (2021) for the dataset."""
+    betas = TOY["reported_betas"][wildcards.dataset]
+    return space_separated([betas["beta_rec"], betas["beta_kl"], betas["beta_neg"]])
+
+
+def evaluation_args(wildcards):
+    """Evaluation flags from toy.evaluation."""
+    return cli_flags(TOY["evaluation"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs of the tables and figures, and the default targets.
+
+
+def toy_files(stage, configurations, filename):
+    """results/toy/<dataset>/<stage>/<configuration>/<filename> for all datasets (dataset-major)."""
+    return expand(
+        "results/toy/{dataset}/{stage}/{configuration}/{filename}",
+        dataset=DATASETS,
+        stage=stage,
+        configuration=configurations,
+        filename=filename,
+    )
+
+
+def present(names):
+    """The configurations among `names` that this run trains, in the given order."""
+    return [name for name in names if name in CONFIGURATIONS]
+
+
+TABLE_METRICS = {
+    "table1": toy_files("seeds", present(TABLE1_CONFIGURATIONS), "metrics.csv"),
+    "table3": toy_files("grid", present([SG_CONFIGURATION]), "metrics.csv"),
+    "table4": toy_files("baseline", BASELINES, "metrics.csv")
+    + toy_files("seeds", present([SG_CONFIGURATION]), "metrics.csv"),
+}
+FIGURE3_SAMPLES = toy_files("seeds", present(FIGURE3_CONFIGURATIONS), "samples.npz")
+
+
+def table_metrics(wildcards):
+    """metrics.csv files that a table reads."""
+    return TABLE_METRICS[wildcards.table]
+
+
+def all_targets():
+    """Tables 1, 3, 4 (.tex and .csv) and Figures 3, 6 (those whose runs are configured), plus the
+    final (seeds) metrics of every configuration, also those that no table shows (vae_vamp, ...).
+    """
+    tables = [name for name, metrics in TABLE_METRICS.items() if metrics]
+    figures = ["figure3"] * bool(FIGURE3_SAMPLES) + ["figure6"]
+    return (
+        expand("results/tables/{table}.{ext}", table=tables, ext=["tex", "csv"])
+        + expand("results/figures/{figure}.png", figure=figures)
+        + toy_files("seeds", list(CONFIGURATIONS), "metrics.csv")
+    )

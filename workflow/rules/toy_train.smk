@@ -1,0 +1,86 @@
+# Training of the 2D density-estimation benchmark. One job trains every run of one configuration on
+# one dataset (grid points x seeds), vectorised in one process: `vaepriors toy-train` (docs/interfaces.md).
+#
+#   grid      the hyperparameter grid search at the grid seed
+#   seeds     the final runs: all seeds at the grid optimum (lowest histogram KL, read from the grid's metrics.csv)
+#   baseline  Table 4: S-IntroVAE + standard Gaussian at Daniel & Tamar's reported betas, closed-form / MC KL
+
+
+rule toy_train_grid:
+    output:
+        runs="results/toy/{dataset}/grid/{configuration}/runs.pt",
+    log:
+        "results/logs/toy_train_grid/{dataset}/{configuration}.log",
+    benchmark:
+        "results/benchmarks/toy_train_grid/{dataset}/{configuration}.tsv"
+    wildcard_constraints:
+        configuration=alternatives(CONFIGURATIONS),
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=JOBS["train"]["mem_mb"],
+        runtime=JOBS["train"]["runtime"],
+    params:
+        model=configuration_args,
+        training=training_args,
+        grid=grid_args,
+        seeds=grid_seed_args,
+    shell:
+        "vaepriors toy-train --dataset {wildcards.dataset} --configuration {wildcards.configuration}"
+        " {params.model} {params.training} {params.grid} --seeds {params.seeds}"
+        " --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
+
+
+rule toy_train_seeds:
+    input:
+        grid_metrics="results/toy/{dataset}/grid/{configuration}/metrics.csv",
+    output:
+        runs="results/toy/{dataset}/seeds/{configuration}/runs.pt",
+    log:
+        "results/logs/toy_train_seeds/{dataset}/{configuration}.log",
+    benchmark:
+        "results/benchmarks/toy_train_seeds/{dataset}/{configuration}.tsv"
+    wildcard_constraints:
+        configuration=alternatives(CONFIGURATIONS),
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=JOBS["train"]["mem_mb"],
+        runtime=JOBS["train"]["runtime"],
+    params:
+        model=configuration_args,
+        training=training_args,
+        seeds=seed_args,
+    shell:
+        "vaepriors toy-train --dataset {wildcards.dataset} --configuration {wildcards.configuration}"
+        " {params.model} {params.training} --optimum-from {input.grid_metrics:q} --seeds {params.seeds}"
+        " --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
+
+
+rule toy_train_baseline:
+    output:
+        runs="results/toy/{dataset}/baseline/baseline_{kl}/runs.pt",
+    log:
+        "results/logs/toy_train_baseline/{dataset}/baseline_{kl}.log",
+    benchmark:
+        "results/benchmarks/toy_train_baseline/{dataset}/baseline_{kl}.tsv"
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=JOBS["train"]["mem_mb"],
+        runtime=JOBS["train"]["runtime"],
+    params:
+        model=baseline_configuration_args,
+        training=baseline_training_args,
+        betas=reported_betas_args,
+        seeds=seed_args,
+    shell:
+        "vaepriors toy-train --dataset {wildcards.dataset} --configuration baseline_{wildcards.kl}"
+        " {params.model} {params.training} --betas {params.betas} --seeds {params.seeds}"
+        " --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
