@@ -9,12 +9,13 @@ Rows:
 - ``ours R=8``, ``ours R=64``: R runs in one process; throughput in run-iterations per second is compared with R
   separate R=1 processes on the same cores (= the R=1 throughput).
 
-Usage: python benchmarks/toy_iteration_speed.py [--threads 2] [--iterations 20] [--runs 1 8 64]
+Usage: python benchmarks/toy_iteration_speed.py [--threads 2] [--iterations 5] [--rounds 5] [--runs 1 8 64]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -94,50 +95,62 @@ def baseline_step(enc, dec, opt_e, opt_d, x):
     opt_d.step()
 
 
-def _time(step, iterations: int) -> float:
-    for _ in range(3):
-        step()
+def _timed(step, iterations: int) -> float:
     start = time.perf_counter()
     for _ in range(iterations):
         step()
     return (time.perf_counter() - start) / iterations
 
 
-def time_baseline(iterations: int) -> float:
+def baseline_stepper():
     torch.manual_seed(0)
     enc, dec = _mlp(2, 4), _TwiceDecoder()
     opt_e, opt_d = torch.optim.Adam(enc.parameters(), 2e-4), torch.optim.Adam(dec.parameters(), 2e-4)
-    return _time(lambda: baseline_step(enc, dec, opt_e, opt_d, torch.randn(BATCH, 2)), iterations)
+    return lambda: baseline_step(enc, dec, opt_e, opt_d, torch.randn(BATCH, 2))
 
 
-def time_ours(runs: int, kl: str, iterations: int) -> float:
+def ours_stepper(runs: int, kl: str):
     specs = tuple(RunSpec(seed, BETA_REC, BETA_KL, BETA_NEG) for seed in range(runs))
     trainer = ToyTrainer(ToyTrainConfig(dataset="8Gaussian", configuration="benchmark", kl=kl, warmup=1,
                                         mog_warmup=0, batch_size=BATCH, runs=specs))
     it = trainer.config.adversarial_start
-    return _time(lambda: trainer._step(it, trainer.rnd.per_run(lambda g: trainer.sampler(BATCH, g))), iterations)
+    return lambda: trainer._step(it, trainer.rnd.per_run(lambda g: trainer.sampler(BATCH, g)))
+
+
+def measure(steppers: dict, iterations: int, rounds: int) -> dict[str, float]:
+    """Median seconds per iteration over rounds; every round times every setting, so drifting machine load
+    hits all settings alike."""
+    for step in steppers.values():
+        step()
+    samples = {name: [] for name in steppers}
+    for _ in range(rounds):
+        for name, step in steppers.items():
+            samples[name].append(_timed(step, iterations))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--iterations", type=int, default=5, help="timed iterations per setting and round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 8, 64])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    base = time_baseline(args.iterations)
-    print(f"threads={args.threads}  iterations timed={args.iterations}")
-    print(f"{'setting':<28}{'ms/iteration':>14}{'run-it/s':>12}{'vs baseline':>14}{'vs R x R=1':>12}")
-    print(f"{'baseline (official loop)':<28}{base * 1e3:>14.1f}{1 / base:>12.1f}{1.0:>14.2f}{'':>12}")
-    single = {}
+    steppers = {("baseline", 1, ""): baseline_stepper()}
     for kl in ("closed", "mc"):
         for runs in args.runs:
-            seconds = time_ours(runs, kl, max(2, args.iterations // max(1, runs // 8)))
-            single.setdefault(kl, seconds if runs == 1 else None)
-            throughput = runs / seconds
-            vs_separate = f"{throughput * single[kl]:.2f}" if single[kl] else ""
-            print(f"{f'ours R={runs} KL={kl}':<28}{seconds * 1e3:>14.1f}{throughput:>12.1f}"
-                  f"{throughput * base:>14.2f}{vs_separate:>12}")
+            steppers[("ours", runs, kl)] = ours_stepper(runs, kl)
+    seconds = measure(steppers, args.iterations, args.rounds)
+    base = seconds[("baseline", 1, "")]
+    print(f"threads={args.threads}  iterations per round={args.iterations}  rounds={args.rounds} (medians)")
+    print(f"{'setting':<28}{'ms/iteration':>14}{'run-it/s':>12}{'vs baseline':>14}{'vs R x R=1':>12}")
+    for (kind, runs, kl), value in seconds.items():
+        name = "baseline (official loop)" if kind == "baseline" else f"ours R={runs} KL={kl}"
+        throughput = runs / value
+        single = seconds.get(("ours", 1, kl))
+        vs_separate = f"{throughput * single:.2f}" if kind == "ours" and single else ""
+        print(f"{name:<28}{value * 1e3:>14.1f}{throughput:>12.1f}{throughput * base:>14.2f}{vs_separate:>12}")
 
 
 if __name__ == "__main__":

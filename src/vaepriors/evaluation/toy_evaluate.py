@@ -35,7 +35,8 @@ class ToyEvalConfig:
     mc_samples: int = 100
     figure_samples: int = 1024
     figure_grid: int = 256
-    chunk_elements: int = 2**26  # bound on the (runs x points x MC x K) work tensor of the NELBO pass
+    chunk_elements: int = 2**25  # bound on the (runs x points x MC x K) work tensor of the NELBO pass (CPU)
+    gpu_chunk_elements: int = 2**28
 
 
 class ToyEvaluator:
@@ -57,8 +58,8 @@ class ToyEvaluator:
 
     def nelbo(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """||x - D(mu_x)||^2 + KL_MC(q(z|x) || p) with one eps (R, S, d) shared by all points (reference §6.4)."""
-        runs, k, s = x.shape[0], self.prior.n_components, eps.shape[1]
-        chunk = max(1, self.cfg.chunk_elements // (runs * s * k * eps.shape[2]))
+        budget = self.cfg.gpu_chunk_elements if self.device.type == "cuda" else self.cfg.chunk_elements
+        chunk = max(1, budget // (x.shape[0] * eps.shape[1] * self.prior.n_components))
         values = []
         for part in x.split(chunk, dim=1):
             mu, logvar = self.model.encode(part)
