@@ -14,6 +14,10 @@ from pathlib import Path
 
 
 def _device(name: str):
+    if name in ("auto", "cuda"):
+        from vaepriors.gpu_slots import claim_gpu
+
+        claim_gpu()  # one GPU per process on a multi-GPU machine (under SLURM: the one SLURM assigned)
     import torch
 
     if name == "auto":
