@@ -26,10 +26,3 @@ class RunRandomness:
     def per_run(self, draw) -> torch.Tensor:
         """Stack ``draw(generator)`` over runs (for samplers that take a generator)."""
         return torch.stack([draw(g) for g in self.generators])
-
-    def state(self) -> list[torch.Tensor]:
-        return [g.get_state() for g in self.generators]
-
-    def set_state(self, states: Sequence[torch.Tensor]) -> None:
-        for generator, state in zip(self.generators, states):
-            generator.set_state(state)
