@@ -91,3 +91,13 @@ def test_save_load_roundtrip_and_evaluation_is_per_run(tmp_path):
     rows_alone, _ = ToyEvaluator(alone, TINY_EVAL).evaluate()
     for key in ("kl_paper", "jsd_paper", "gnelbo_paper", "log_likelihood_grid"):
         assert rows_alone[0][key] == pytest.approx(rows[2][key], rel=1e-4), key
+
+
+def test_initial_weights_depend_on_the_seed_only_not_on_the_device_streams():
+    """Weights come from CPU generators seeded per run (so a CUDA run starts from the same weights): the VampPrior's
+    data draw on the run's stream must not shift them."""
+    sg = ToyTrainer(tiny_config(prior="standard_gaussian", components=1, learnable_contributions=False,
+                                intro_prior=False, convert_to_mog=False, configuration="sintro_sg"))
+    vamp = ToyTrainer(tiny_config())
+    for name, value in sg.model.encoder.state_dict().items():
+        assert torch.equal(vamp.model.encoder.state_dict()[name], value), name

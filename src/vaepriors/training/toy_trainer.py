@@ -56,8 +56,11 @@ class ToyTrainer:
         self.rnd = RunRandomness([run.seed for run in config.runs], self.device)
         self.sampler = get_sampler(config.dataset)
         prior = PRIOR_BUILDERS[config.prior](config, self.rnd)
-        self.model = build_toy_vae(len(self.rnd), prior, config.z_dim, config.hidden, config.hidden_layers,
-                                   config.clip_k, self.rnd.generators).to(self.device)
+        # Parameters are created on the CPU, so they are initialised from CPU generators (one per run, seeded
+        # with the run's seed): the same initial weights on every device, then moved.
+        init_generators = RunRandomness([run.seed for run in config.runs]).generators
+        self.model = build_toy_vae(len(self.rnd), prior.cpu(), config.z_dim, config.hidden, config.hidden_layers,
+                                   config.clip_k, init_generators).to(self.device)
         betas = {name: torch.tensor([getattr(run, name) for run in config.runs], device=self.device)
                  for name in ("beta_rec", "beta_kl", "beta_neg")}
         weights = SoftIntroWeights(**betas, alpha=config.alpha, gamma=config.gamma, gamma_r=config.gamma_r,
