@@ -45,9 +45,12 @@ class RealPosterior:
 
 
 class SoftIntroObjective:
-    def __init__(self, weights: SoftIntroWeights, kl: KLEstimator):
+    """``track_entropy`` logs the responsibility entropy term even when r_entropy = 0 (the image figures plot it)."""
+
+    def __init__(self, weights: SoftIntroWeights, kl: KLEstimator, track_entropy: bool = False):
         self.w = weights
         self.kl = kl
+        self.track_entropy = track_entropy
 
     def _encode_sample(self, model: StackedVAE, x: torch.Tensor, rnd: RunRandomness):
         mu, logvar = model.encode(x)
@@ -68,7 +71,8 @@ class SoftIntroObjective:
             fake = model.decode(sample_prior(prior, batch, rnd))
         mu, logvar, z = self._encode_sample(model, x, rnd)
         rec = model.decode(z)
-        real_kl = self.kl(mu, logvar, prior, rnd, responsibilities=w.r_entropy > 0)
+        entropy = w.r_entropy > 0 or (self.track_entropy and prior.n_components > 1)
+        real_kl = self.kl(mu, logvar, prior, rnd, responsibilities=entropy)
         neg = {}
         for name, generated in (("fake", fake), ("rec", rec)):
             g_mu, g_logvar, g_z = self._encode_sample(model, generated.detach(), rnd)
@@ -79,8 +83,9 @@ class SoftIntroObjective:
         rec_error, kl = squared_error(x, rec).mean(-1), real_kl.per_sample.mean(-1)
         loss = w.scale * (w.beta_rec * rec_error + w.beta_kl * kl) + 0.5 / w.alpha * (neg["fake"] + neg["rec"])
         terms = {"rec": rec_error, "kl": kl, "exp_elbo_fake": neg["fake"], "exp_elbo_rec": neg["rec"]}
-        if w.r_entropy > 0:
+        if entropy:
             terms["neg_entropy"] = normalised_negative_entropy(real_kl.mean_responsibility)
+        if w.r_entropy > 0:
             loss = loss + w.scale * w.r_entropy * terms["neg_entropy"]
         return loss, terms, RealPosterior(mu.detach(), logvar.detach(), z.detach())
 

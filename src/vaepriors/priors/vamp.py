@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vaepriors.priors.base import MixtureParams, Prior, contribution_logits
@@ -13,9 +14,13 @@ VAMP_TO_MOG_WEIGHTS = ("authors", "preserve")
 
 
 class VampPrior(Prior):
-    def __init__(self, pseudo_inputs: torch.Tensor, learnable_contributions: bool):
+    """``input_range`` bounds the pseudo-inputs with a hard tanh before encoding (images: [0, 1], reference §13)."""
+
+    def __init__(self, pseudo_inputs: torch.Tensor, learnable_contributions: bool,
+                 input_range: tuple[float, float] | None = None):
         super().__init__()
         self.pseudo_inputs = nn.Parameter(pseudo_inputs.clone())  # (R, K, data dims): initialised from data
+        self.input_range = input_range
         logits = contribution_logits(*pseudo_inputs.shape[:2], learnable_contributions)
         if learnable_contributions:
             self.logits = logits
@@ -24,7 +29,8 @@ class VampPrior(Prior):
         self.learnable_contributions = learnable_contributions
 
     def component_params(self, encoder: nn.Module) -> MixtureParams:
-        mu, logvar = encoder(self.pseudo_inputs).chunk(2, dim=-1)
+        inputs = self.pseudo_inputs if self.input_range is None else F.hardtanh(self.pseudo_inputs, *self.input_range)
+        mu, logvar = encoder(inputs).chunk(2, dim=-1)
         return MixtureParams(mu, logvar, torch.log_softmax(self.logits, dim=-1))
 
     def to_mixture(self, encoder: nn.Module, weights: str) -> MixtureOfGaussiansPrior:

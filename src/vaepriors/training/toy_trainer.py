@@ -22,6 +22,7 @@ from vaepriors.models.toy import build_toy_vae
 from vaepriors.models.vae import StackedVAE
 from vaepriors.priors import MixtureOfGaussiansPrior, Prior, StandardGaussianPrior, VampPrior
 from vaepriors.training.config import ToyTrainConfig
+from vaepriors.training.players import build_optimizers, soft_intro_step
 from vaepriors.training.randomness import RunRandomness
 
 log = logging.getLogger(__name__)
@@ -66,46 +67,24 @@ class ToyTrainer:
         weights = SoftIntroWeights(**betas, alpha=config.alpha, gamma=config.gamma, gamma_r=config.gamma_r,
                                    scale=config.scale, r_entropy=config.r_entropy)
         self.objective = SoftIntroObjective(weights, make_kl(config.kl, config.mc_samples))
-        self.optimizers = self._build_optimizers()
+        self.optimizers = build_optimizers(self.model, self.config.lr)
         self.diverged_at: list[int | None] = [None] * len(self.rnd)
-
-    def _build_optimizers(self) -> dict[str, torch.optim.Adam]:
-        players = {"encoder": list(self.model.encoder.parameters()), "decoder": list(self.model.decoder.parameters()),
-                   "prior": self.model.prior.trainable_parameters()}
-        return {name: torch.optim.Adam(params, lr=self.config.lr) for name, params in players.items() if params}
 
     def _learning_rate(self, iteration: int) -> float:
         """MultiStepLR counted from iteration 0 (warm-up included), for every player (reference §12.12)."""
         decays = sum(iteration >= milestone for milestone in self.config.milestones)
         return self.config.lr * self.config.lr_gamma ** decays
 
-    def _update(self, loss: torch.Tensor, players: tuple[str, ...]) -> None:
-        optimizers = [self.optimizers[name] for name in players if name in self.optimizers]
-        params = [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
-        grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
-        for param, grad in zip(params, grads):
-            param.grad = grad
-        for opt in optimizers:
-            opt.step()
-
     def _step(self, iteration: int, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        if iteration < self.config.adversarial_start:
-            loss, terms = self.objective.elbo(self.model, x, self.rnd)
-            self._update(loss, ("encoder", "decoder", "prior"))
-            return {"loss": loss, **terms}
-        loss_e, terms_e, real = self.objective.encoder(self.model, x, self.rnd)
-        self._update(loss_e, ("encoder",))
-        ip = self.config.intro_prior
-        loss_d, terms_d = self.objective.decoder(self.model, x, real, self.rnd, prior_player=ip)
-        self._update(loss_d, ("decoder", "prior") if ip else ("decoder",))
-        return {"loss_encoder": loss_e, "loss_decoder": loss_d, **{f"d_{k}": v for k, v in terms_d.items()},
-                **{f"e_{k}": v for k, v in terms_e.items()}}
+        return soft_intro_step(self.model, self.objective, x, self.rnd, self.optimizers,
+                               adversarial=iteration >= self.config.adversarial_start,
+                               intro_prior=self.config.intro_prior)
 
     def _phase_changes(self, iteration: int) -> None:
         if iteration == self.config.conversion_iteration:
             self.model.convert_vamp_to_mog(self.config.vamp_to_mog_weights)
             self.model.prior.to(self.device)
-            self.optimizers = self._build_optimizers()
+            self.optimizers = build_optimizers(self.model, self.config.lr)
         if iteration == self.config.adversarial_start and self.config.intro_prior:
             self.model.clip.fit(self.model.prior_params().logvar)
         for opt in self.optimizers.values():

@@ -1,0 +1,90 @@
+"""Typed configuration of one image run (S-IntroVAE on MNIST / Fashion-MNIST / CIFAR-10; reference §9)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from vaepriors.priors.vamp import VAMP_TO_MOG_WEIGHTS
+
+IMAGE_PRIORS = ("standard_gaussian", "vamp")
+# Fields that act only after the warm-up: runs that differ only in these share one warm-up (docs/images.md).
+ADVERSARIAL_ONLY_FIELDS = ("configuration", "intro_prior", "r_entropy", "clip_logvar", "beta_neg", "alpha",
+                           "gamma", "gamma_r", "epochs", "measure_epochs", "checkpoint_every")
+
+
+@dataclass(frozen=True)
+class ImageTrainConfig:
+    dataset: str
+    configuration: str
+    seed: int = 0
+    prior: str = "standard_gaussian"
+    components: int = 1
+    learnable_contributions: bool = False
+    intro_prior: bool = False
+    r_entropy: float = 0.0
+    clip_logvar: bool = True          # adaptive soft clipping of the prior log-variances, IP runs only
+    clip_k: float = 10.0
+    channels: tuple[int, ...] = (64, 128)
+    z_dim: int = 32
+    batch_size: int = 128
+    epochs: int = 220
+    warmup_epochs: int = 20           # VAE (ELBO) epochs before the adversarial phase
+    mog_warmup_epochs: int = 5        # VampPrior -> MoG at warmup_epochs - mog_warmup_epochs
+    lr: float = 2e-4                  # Adam, constant (the authors' milestone at epoch 350 never fires)
+    beta_rec: float = 1.0
+    beta_kl: float = 1.0
+    beta_neg: float = 256.0
+    alpha: float = 2.0
+    gamma: float = 1.0
+    gamma_r: float = 1e-8
+    mc_samples: int = 100
+    vamp_to_mog_weights: str = "authors"
+    measure_epochs: tuple[int, ...] = (80, 120, 160, 200, 219)  # snapshots for FID, taken before the epoch trains
+    checkpoint_every: int = 1         # epochs between resumable checkpoints
+    bf16: bool = False                # bf16 autocast of the networks (losses stay float32)
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        problems = [message for ok, message in self._checks() if not ok]
+        if problems:
+            raise ValueError(f"invalid image configuration {self.configuration!r}: " + "; ".join(problems))
+
+    def _checks(self) -> list[tuple[bool, str]]:
+        return [
+            (self.prior in IMAGE_PRIORS, f"prior {self.prior!r} is not one of {IMAGE_PRIORS}"),
+            (self.prior == "vamp" or self.components == 1, "a standard Gaussian prior has one component"),
+            (self.prior == "vamp" or not (self.learnable_contributions or self.intro_prior),
+             "learnable contributions and IP need a mixture (vamp) prior"),
+            (self.vamp_to_mog_weights in VAMP_TO_MOG_WEIGHTS, f"vamp_to_mog_weights must be in {VAMP_TO_MOG_WEIGHTS}"),
+            (0 <= self.mog_warmup_epochs <= self.warmup_epochs < self.epochs,
+             "need 0 <= mog_warmup_epochs <= warmup_epochs < epochs"),
+            (all(self.warmup_epochs <= e < self.epochs for e in self.measure_epochs),
+             f"measure_epochs must lie in [warmup_epochs, epochs) = [{self.warmup_epochs}, {self.epochs})"),
+            (len(self.channels) >= 1 and self.z_dim > 0 and self.batch_size > 1, "channels, z_dim, batch_size > 1"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1 epoch"),
+            (self.r_entropy >= 0, "r_entropy must be >= 0"),
+        ]
+
+    @property
+    def conversion_epoch(self) -> int | None:
+        return self.warmup_epochs - self.mog_warmup_epochs if self.prior == "vamp" else None
+
+    @property
+    def clipped(self) -> bool:
+        return self.intro_prior and self.clip_logvar
+
+    def warmup_config(self) -> "ImageTrainConfig":
+        """The configuration of the shared warm-up: adversarial-only fields at their defaults."""
+        defaults = {f.name: f.default for f in fields(self) if f.name in ADVERSARIAL_ONLY_FIELDS}
+        defaults["configuration"] = "warmup"
+        return replace(self, **defaults)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ImageTrainConfig":
+        values = dict(values)
+        for key in ("channels", "measure_epochs"):
+            values[key] = tuple(values[key])
+        return cls(**values)

@@ -1,0 +1,47 @@
+"""One S-IntroVAE iteration for any model and data: the players, their optimisers and who is updated when.
+
+Each player's loss is differentiated with respect to that player's parameters only (``torch.autograd.grad``), so the
+encoder step never leaves gradients on the decoder and vice versa (the authors zero them instead).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vaepriors.losses.soft_intro import SoftIntroObjective
+from vaepriors.models.vae import StackedVAE
+from vaepriors.training.randomness import RunRandomness
+
+Optimizers = dict[str, torch.optim.Optimizer]
+
+
+def build_optimizers(model: StackedVAE, lr: float) -> Optimizers:
+    """Adam per player; a prior without trainable parameters (standard Gaussian) gets none."""
+    players = {"encoder": list(model.encoder.parameters()), "decoder": list(model.decoder.parameters()),
+               "prior": model.prior.trainable_parameters()}
+    return {name: torch.optim.Adam(params, lr=lr) for name, params in players.items() if params}
+
+
+def update(loss: torch.Tensor, optimizers: Optimizers, players: tuple[str, ...]) -> None:
+    chosen = [optimizers[name] for name in players if name in optimizers]
+    params = [p for opt in chosen for group in opt.param_groups for p in group["params"]]
+    grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
+    for param, grad in zip(params, grads):
+        param.grad = grad
+    for opt in chosen:
+        opt.step()
+
+
+def soft_intro_step(model: StackedVAE, objective: SoftIntroObjective, x: torch.Tensor, rnd: RunRandomness,
+                    optimizers: Optimizers, adversarial: bool, intro_prior: bool) -> dict[str, torch.Tensor]:
+    """A warm-up ELBO step (E, D and P) or an encoder step followed by a decoder(+prior with IP) step."""
+    if not adversarial:
+        loss, terms = objective.elbo(model, x, rnd)
+        update(loss, optimizers, ("encoder", "decoder", "prior"))
+        return {"loss": loss, **terms}
+    loss_e, terms_e, real = objective.encoder(model, x, rnd)
+    update(loss_e, optimizers, ("encoder",))
+    loss_d, terms_d = objective.decoder(model, x, real, rnd, prior_player=intro_prior)
+    update(loss_d, optimizers, ("decoder", "prior") if intro_prior else ("decoder",))
+    return {"loss_encoder": loss_e, "loss_decoder": loss_d, **{f"d_{k}": v for k, v in terms_d.items()},
+            **{f"e_{k}": v for k, v in terms_e.items()}}
