@@ -1,0 +1,31 @@
+"""Build the image VAE: S-IntroVAE conv networks around a prior, one run (R = 1)."""
+
+from __future__ import annotations
+
+import torch
+
+from vaepriors.models.conv import ConvDecoder, ConvEncoder, SingleRun
+from vaepriors.models.vae import StackedVAE
+from vaepriors.priors import LogVarSoftClip, Prior, StandardGaussianPrior, VampPrior
+from vaepriors.training.image_config import ImageTrainConfig
+
+
+def build_prior(config: ImageTrainConfig, train_images: torch.Tensor, generator: torch.Generator) -> Prior:
+    """SG, or a VampPrior whose K pseudo-inputs are K random training images in [0, 1] (reference §13)."""
+    if config.prior == "standard_gaussian":
+        return StandardGaussianPrior(1, config.z_dim)
+    index = torch.randperm(len(train_images), generator=generator)[:config.components]
+    pseudo = train_images[index.to(train_images.device)].float().div(255).cpu()
+    return VampPrior(pseudo.unsqueeze(0), config.learnable_contributions, input_range=(0.0, 1.0))
+
+
+def build_image_vae(config: ImageTrainConfig, image_shape: tuple[int, int, int], prior: Prior) -> StackedVAE:
+    """Networks are initialised from torch's global RNG (PyTorch defaults): seed it (or fork it) before calling."""
+    channels, size, _ = image_shape
+    wrap = dict(bf16=config.bf16, channels_last=config.channels_last)
+    encoder = SingleRun(ConvEncoder(channels, config.channels, size, config.z_dim), **wrap)
+    decoder = SingleRun(ConvDecoder(channels, config.channels, size, config.z_dim), **wrap)
+    if config.channels_last:
+        encoder.to(memory_format=torch.channels_last)
+        decoder.to(memory_format=torch.channels_last)
+    return StackedVAE(encoder, decoder, prior, LogVarSoftClip(1, config.z_dim, config.clip_k))

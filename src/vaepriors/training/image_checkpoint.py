@@ -1,0 +1,51 @@
+"""Files of an image run (docs/images.md): atomic writes, model snapshots and their loading."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaepriors.models.image import build_image_vae
+from vaepriors.models.vae import StackedVAE
+from vaepriors.priors import StandardGaussianPrior, VampPrior
+from vaepriors.training.image_config import ImageTrainConfig
+
+
+def save_atomic(payload: object, path: str | Path) -> None:
+    """Write to a temporary file, then rename: a killed job never leaves a truncated file that looks complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def snapshot_payload(config: ImageTrainConfig, model: StackedVAE, epoch: int, image_shape) -> dict:
+    return {"config": config.to_dict(), "model": model.state_dict(), "prior": type(model.prior).__name__,
+            "epoch": epoch, "image_shape": tuple(image_shape)}
+
+
+@dataclass
+class ImageModelSnapshot:
+    config: ImageTrainConfig
+    model: StackedVAE
+    epoch: int
+    image_shape: tuple[int, int, int]
+
+
+def load_snapshot(path: str | Path, device: torch.device | str = "cpu") -> ImageModelSnapshot:
+    """Rebuild the model of a snapshot (a VampPrior that had become a MoG is converted before loading)."""
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    config, shape = ImageTrainConfig.from_dict(payload["config"]), tuple(payload["image_shape"])
+    if config.prior == "standard_gaussian":
+        prior = StandardGaussianPrior(1, config.z_dim)
+    else:
+        prior = VampPrior(torch.zeros(1, config.components, *shape), config.learnable_contributions, (0.0, 1.0))
+    model = build_image_vae(config, shape, prior)
+    if payload["prior"] != type(prior).__name__:
+        model.convert_vamp_to_mog(config.vamp_to_mog_weights)
+    model.load_state_dict(payload["model"])
+    return ImageModelSnapshot(config, model.to(device), payload["epoch"], shape)

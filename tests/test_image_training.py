@@ -1,0 +1,118 @@
+import json
+
+import pytest
+import torch
+
+from vaepriors.models.conv import ConvDecoder, ConvEncoder
+from vaepriors.priors import MixtureOfGaussiansPrior
+from vaepriors.training import image_trainer
+from vaepriors.training.image_checkpoint import load_snapshot
+from vaepriors.training.image_config import ImageTrainConfig
+from vaepriors.training.image_stages import run_adversarial, run_warmup
+from vaepriors.training.image_trainer import ImageTrainer
+
+
+def tiny_image_config(**overrides) -> ImageTrainConfig:
+    values = dict(dataset="fmnist", configuration="mog4_lc_ip", prior="vamp", components=4,
+                  learnable_contributions=True, intro_prior=True, r_entropy=10.0, channels=(4, 8), z_dim=4,
+                  batch_size=16, epochs=5, warmup_epochs=2, mog_warmup_epochs=1, mc_samples=4, measure_epochs=(2, 4))
+    values.update(overrides)
+    return ImageTrainConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (40, 1, 8, 8), generator=generator, dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("shape, channels", [((1, 28, 28), (64, 128)), ((3, 32, 32), (64, 128, 256))])
+def test_conv_networks_match_the_authors_shapes(shape, channels):
+    encoder, decoder = ConvEncoder(shape[0], channels, shape[1], 32), ConvDecoder(shape[0], channels, shape[1], 32)
+    assert encoder.head.in_features == {28: 6272, 32: 4096}[shape[1]]  # reference §8.2 table
+    assert encoder(torch.zeros(2, *shape)).shape == (2, 64)
+    assert decoder(torch.zeros(2, 32)).shape == (2, *shape)
+
+
+def test_resumed_training_equals_uninterrupted(images):
+    config = tiny_image_config()
+    straight = ImageTrainer(config, images)
+    straight.train(config.epochs, progress=False)
+    first = ImageTrainer(config, images)
+    first.train(3, progress=False)  # past the VAMP->MoG conversion and the clip fit
+    state = first.state_dict()
+    resumed = ImageTrainer(config, images)
+    resumed.load_state_dict(state)
+    resumed.train(config.epochs, progress=False)
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    assert resumed.history == straight.history
+    assert isinstance(resumed.model.prior, MixtureOfGaussiansPrior) and bool(resumed.model.clip.active)
+
+
+def test_one_warmup_serves_ip_and_non_ip_runs(images, tmp_path):
+    ip, fixed = tiny_image_config(), tiny_image_config(configuration="mog4_lc", intro_prior=False, r_entropy=0.0)
+    assert ip.warmup_config() == fixed.warmup_config()
+    run_warmup(ip, images, tmp_path / "warmup.pt", progress=False)
+    for config in (ip, fixed):
+        run_dir = tmp_path / config.configuration
+        run_adversarial(config, images, tmp_path / "warmup.pt", run_dir, progress=False)
+        status = json.loads((run_dir / "status.json").read_text())
+        assert status == {"completed_epochs": 5, "diverged": False, "diverged_at_epoch": None, "reason": None,
+                          "snapshots": [2, 4]}
+        assert not (run_dir / "checkpoint.pt").exists()
+    # the non-IP prior is fitted during the warm-up only, so it stays at its warm-up value; the IP prior moves
+    warm = torch.load(tmp_path / "warmup.pt", weights_only=False)["model"]
+    moved = {name: not torch.equal(load_snapshot(tmp_path / name / "final.pt").model.prior.mu, warm["prior.mu"])
+             for name in ("mog4_lc_ip", "mog4_lc")}
+    assert moved == {"mog4_lc_ip": True, "mog4_lc": False}
+    other = tiny_image_config(learnable_contributions=False, configuration="mog4_ip")
+    with pytest.raises(ValueError, match="does not match"):
+        run_adversarial(other, images, tmp_path / "warmup.pt", tmp_path / "other", progress=False)
+
+
+def test_snapshot_reloads_the_same_model(images, tmp_path):
+    config = tiny_image_config()
+    run_warmup(config, images, tmp_path / "warmup.pt", progress=False)
+    run_adversarial(config, images, tmp_path / "warmup.pt", tmp_path / "run", progress=False)
+    snapshot = load_snapshot(tmp_path / "run" / "final.pt")
+    assert snapshot.epoch == config.epochs and snapshot.image_shape == (1, 8, 8)
+    trainer = ImageTrainer(config, images)
+    trainer.load_state_dict(torch.load(tmp_path / "warmup.pt", weights_only=False))
+    assert not torch.equal(trainer.model.prior.mu, snapshot.model.prior.mu)
+    snapshot.model.eval()
+    z = torch.zeros(1, 3, config.z_dim)
+    assert torch.isfinite(snapshot.model.decode(z)).all()
+
+
+def test_divergence_is_recorded_and_keeps_the_last_finite_model(images, tmp_path, monkeypatch):
+    config = tiny_image_config()
+    run_warmup(config, images, tmp_path / "warmup.pt", progress=False)
+    current = {"epoch": None}
+    real_step, real_epoch = image_trainer.soft_intro_step, ImageTrainer._train_epoch
+
+    def tracking_epoch(self, epoch, progress):
+        current["epoch"] = epoch
+        return real_epoch(self, epoch, progress)
+
+    def step_that_explodes_in_epoch_3(*args):
+        terms = real_step(*args)
+        if current["epoch"] == 3:
+            terms["loss_encoder"] = terms["loss_encoder"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(ImageTrainer, "_train_epoch", tracking_epoch)
+    monkeypatch.setattr(image_trainer, "soft_intro_step", step_that_explodes_in_epoch_3)
+    run_adversarial(config, images, tmp_path / "warmup.pt", tmp_path / "run", progress=False)
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["diverged"] and status["diverged_at_epoch"] == 3 and "loss_encoder" in status["reason"]
+    assert status["completed_epochs"] == 4
+    final = load_snapshot(tmp_path / "run" / "final.pt")
+    assert final.epoch == 4 and all(torch.isfinite(p).all() for p in final.model.parameters())
+
+
+def test_invalid_configuration_names_the_problem():
+    with pytest.raises(ValueError, match="measure_epochs"):
+        tiny_image_config(measure_epochs=(1,))
+    with pytest.raises(ValueError, match="mixture"):
+        tiny_image_config(prior="standard_gaussian", components=1)
