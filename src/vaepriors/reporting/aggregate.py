@@ -7,7 +7,7 @@ non-finite values are left out of the statistics, as the authors' scripts skip c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,8 @@ from vaepriors.reporting.metrics import METRIC_COLUMNS, display_factor, summary_
 IDENTITY_COLUMNS: tuple[str, ...] = ("dataset", "configuration")
 SEED_COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + ("diverged_at",) + METRIC_COLUMNS
 GRID_COLUMNS: tuple[str, ...] = SEED_COLUMNS + ("run", "beta_rec", "beta_kl", "beta_neg")
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "dataset", "configuration", "metric", "mean", "sem", "std", "n", "n_runs", "n_diverged",
-)
+STATISTIC_COLUMNS: tuple[str, ...] = ("metric", "mean", "sem", "std", "n", "n_runs", "n_diverged")
+SUMMARY_COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + STATISTIC_COLUMNS
 
 
 class MissingColumnError(ValueError):
@@ -57,16 +56,25 @@ def seed_statistics(values: np.ndarray) -> dict[str, float]:
     }
 
 
-def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, configuration, metric); gnELBO is scaled ×1e7 and renamed `gnelbo_paper_x1e7`."""
+def summarise(
+    metrics: pd.DataFrame,
+    identity: Sequence[str] = IDENTITY_COLUMNS,
+    columns: Sequence[str] = METRIC_COLUMNS,
+    failed: Callable[[pd.DataFrame], pd.Series] = diverged,
+) -> pd.DataFrame:
+    """One row per (`identity`..., metric); gnELBO is scaled ×1e7 and renamed `gnelbo_paper_x1e7`.
+
+    Defaults are the 2D metrics CSV; the image tables pass their own identity (with `r_entropy`), metric keys and
+    divergence flag, so both studies share one seed-statistics convention.
+    """
     rows = []
-    for (dataset, configuration), group in metrics.groupby(list(IDENTITY_COLUMNS), sort=False):
-        failed = diverged(group)
-        kept = group[~failed]
-        for column in METRIC_COLUMNS:
+    for keys, group in metrics.groupby(list(identity), sort=False):
+        failures = failed(group).to_numpy(dtype=bool)
+        kept = group[~failures]
+        for column in columns:
             values = kept[column].to_numpy(dtype=float) * display_factor(column)
             rows.append({
-                "dataset": dataset, "configuration": configuration, "metric": summary_name(column),
-                **seed_statistics(values), "n_runs": len(group), "n_diverged": int(failed.sum()),
+                **dict(zip(identity, keys, strict=True)), "metric": summary_name(column),
+                **seed_statistics(values), "n_runs": len(group), "n_diverged": int(failures.sum()),
             })
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    return pd.DataFrame(rows, columns=[*identity, *STATISTIC_COLUMNS])
