@@ -108,7 +108,7 @@ def test_divergence_is_recorded_and_keeps_the_last_finite_model(images, tmp_path
     assert status["diverged"] and status["diverged_at_epoch"] == 3 and "loss_encoder" in status["reason"]
     assert status["completed_epochs"] == 4
     final = load_snapshot(tmp_path / "run" / "final.pt")
-    assert final.epoch == 4 and all(torch.isfinite(p).all() for p in final.model.parameters())
+    assert final.epoch == 3 and all(torch.isfinite(p).all() for p in final.model.parameters())
 
 
 def test_invalid_configuration_names_the_problem():

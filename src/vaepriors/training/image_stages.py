@@ -69,4 +69,5 @@ def write_run_outputs(trainer: ImageTrainer, run_dir: Path) -> None:
               "reason": None if divergence is None else divergence.reason,
               "snapshots": sorted(int(p.stem.removeprefix("epoch")) for p in (run_dir / "snapshots").glob("epoch*.pt"))}
     (run_dir / "status.json").write_text(json.dumps(status, indent=2) + "\n")
-    save_atomic(snapshot_payload(config, trainer.model, trainer.epoch, shape), run_dir / "final.pt")
+    trained_epochs = trainer.epoch if divergence is None else divergence.epoch  # the last finite model
+    save_atomic(snapshot_payload(config, trainer.model, trained_epochs, shape), run_dir / "final.pt")

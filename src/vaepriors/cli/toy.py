@@ -1,39 +1,14 @@
-"""Command-line interface called by the Snakemake rules (one sub-command per pipeline step).
-
-Heavy imports (torch, matplotlib) happen inside the handlers, so ``vaepriors --help`` stays fast.
-"""
+"""Sub-commands of the 2D benchmark: training, evaluation, Tables 1/3/4 and Figures 3/6."""
 
 from __future__ import annotations
 
 import argparse
 import itertools
 import logging
-import sys
 from dataclasses import fields
 from pathlib import Path
 
-
-def _device(name: str):
-    if name in ("auto", "cuda"):
-        from vaepriors.gpu_slots import claim_gpu
-
-        claim_gpu()  # one GPU per process on a multi-GPU machine (under SLURM: the one SLURM assigned)
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda was requested but no CUDA device is visible; use --device auto or cpu")
-    return torch.device(name)
-
-
-def _setup(args) -> object:
-    import torch
-
-    torch.set_num_threads(args.threads)
-    device = _device(args.device)
-    logging.getLogger(__name__).info("device %s, %d threads", device, args.threads)
-    return device
+from vaepriors.cli.common import add_runtime, setup
 
 
 def _runs(args) -> tuple:
@@ -54,7 +29,7 @@ def toy_train(args) -> None:
     from vaepriors.training.config import ToyTrainConfig
     from vaepriors.training.toy_trainer import ToyTrainer, save_runs
 
-    device = _setup(args)
+    device = setup(args)
     names = {f.name for f in fields(ToyTrainConfig)} - {"runs"}
     values = {name: getattr(args, name) for name in names}
     values["milestones"] = tuple(values["milestones"])
@@ -71,7 +46,7 @@ def toy_evaluate(args) -> None:
     from vaepriors.evaluation.toy_evaluate import ToyEvalConfig, ToyEvaluator
     from vaepriors.training.toy_trainer import load_runs
 
-    device = _setup(args)
+    device = setup(args)
     config = ToyEvalConfig(**{f.name: getattr(args, f.name) for f in fields(ToyEvalConfig) if hasattr(args, f.name)})
     rows, samples = ToyEvaluator(load_runs(args.runs, device), config).evaluate()
     Path(args.metrics).parent.mkdir(parents=True, exist_ok=True)
@@ -91,12 +66,7 @@ def report(args) -> None:
         figures.plot_figure6(args.out)
 
 
-def _add_runtime(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=1)
-
-
-def _add_toy_train(sub) -> None:
+def add_toy_train(sub) -> None:
     p = sub.add_parser("toy-train", help="train all runs of one 2D prior configuration, vectorised")
     p.add_argument("--dataset", required=True)
     p.add_argument("--configuration", required=True, help="name recorded with the results, e.g. sintro_mog_lc_ip")
@@ -123,11 +93,11 @@ def _add_toy_train(sub) -> None:
     p.add_argument("--grid-neg-multipliers", type=float, nargs="+", default=[1.0])
     p.add_argument("--seeds", type=int, nargs="+", required=True)
     p.add_argument("--out", required=True)
-    _add_runtime(p)
+    add_runtime(p)
     p.set_defaults(handler=toy_train)
 
 
-def _add_toy_evaluate(sub) -> None:
+def add_toy_evaluate(sub) -> None:
     p = sub.add_parser("toy-evaluate", help="2D metrics (paper-compatible and corrected) and figure samples")
     p.add_argument("--runs", required=True)
     p.add_argument("--metrics", required=True)
@@ -136,11 +106,11 @@ def _add_toy_evaluate(sub) -> None:
                           ("gnelbo-batch-size", 128), ("mc-samples", 100), ("figure-samples", 1024),
                           ("figure-grid", 256)]:
         p.add_argument(f"--{name}", type=int, default=default)
-    _add_runtime(p)
+    add_runtime(p)
     p.set_defaults(handler=toy_evaluate)
 
 
-def _add_reports(sub) -> None:
+def add_reports(sub) -> None:
     for number in (1, 3, 4):
         p = sub.add_parser(f"table{number}", help=f"render Table {number} (LaTeX and CSV)")
         p.add_argument("--metrics", nargs="+", required=True)
@@ -154,25 +124,3 @@ def _add_reports(sub) -> None:
     p = sub.add_parser("figure6", help="the soft-clipping function for several ranges and K")
     p.add_argument("--out", required=True)
     p.set_defaults(handler=report)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vaepriors", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_toy_train(sub)
-    _add_toy_evaluate(sub)
-    _add_reports(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    args = build_parser().parse_args(argv)
-    if getattr(args, "grid_beta_rec", None) and not args.grid_beta_kl:
-        raise SystemExit("--grid-beta-rec needs --grid-beta-kl")
-    args.handler(args)
-
-
-if __name__ == "__main__":
-    main()

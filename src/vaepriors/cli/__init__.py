@@ -1,0 +1,37 @@
+"""Command-line interface called by the Snakemake rules (one sub-command per pipeline step).
+
+Heavy imports (torch, matplotlib) happen inside the handlers, so ``vaepriors --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from vaepriors.cli.common import _device  # noqa: F401  (used by tests/test_gpu_slots.py)
+from vaepriors.cli.images import add_image_commands
+from vaepriors.cli.toy import add_reports, add_toy_evaluate, add_toy_train
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vaepriors", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_toy_train(sub)
+    add_toy_evaluate(sub)
+    add_reports(sub)
+    add_image_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    if getattr(args, "grid_beta_rec", None) and not args.grid_beta_kl:
+        raise SystemExit("--grid-beta-rec needs --grid-beta-kl")
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Runtime options shared by every sub-command: device choice (with GPU slots) and thread count."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+
+
+def _device(name: str):
+    if name in ("auto", "cuda"):
+        from vaepriors.gpu_slots import claim_gpu
+
+        claim_gpu()  # one GPU per process on a multi-GPU machine (under SLURM: the one SLURM assigned)
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda was requested but no CUDA device is visible; use --device auto or cpu")
+    return torch.device(name)
+
+
+def setup(args) -> object:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    device = _device(args.device)
+    logging.getLogger(__name__).info("device %s, %d threads", device, args.threads)
+    return device
+
+
+def add_runtime(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=1)
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class, exclude: tuple[str, ...] = ()) -> None:
+    """One ``--flag`` per field of a typed config dataclass (bools as --x/--no-x, tuples as lists)."""
+    for field in dataclasses.fields(config_class):
+        if field.name in exclude:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        default = field.default
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        elif isinstance(default, tuple):
+            kind = type(default[0]) if default else int
+            parser.add_argument(flag, type=kind, nargs="*", default=list(default))
+        elif default is dataclasses.MISSING:
+            parser.add_argument(flag, required=True)
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+
+
+def dataclass_from_arguments(config_class, args: argparse.Namespace, **values):
+    """Build ``config_class`` from the parsed flags of ``add_dataclass_arguments`` (``values`` take precedence)."""
+    for field in dataclasses.fields(config_class):
+        if field.name not in values and hasattr(args, field.name):
+            value = getattr(args, field.name)
+            values[field.name] = tuple(value) if isinstance(value, list) else value
+    return config_class(**values)

@@ -1,0 +1,69 @@
+"""Sub-commands of the image study: data, warm-up, adversarial training (docs/images.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from vaepriors.cli.common import add_dataclass_arguments, add_runtime, dataclass_from_arguments, setup
+
+log = logging.getLogger(__name__)
+
+
+def fetch_images(args) -> None:
+    from vaepriors.data.images import fetch_image_dataset
+
+    data = fetch_image_dataset(args.dataset, args.source, args.root, subset=args.subset, seed=args.seed)
+    log.info("%s: %d train / %d test images of shape %s from %s", args.dataset, len(data.train_images),
+             len(data.test_images), tuple(data.train_images.shape[1:]), data.source)
+    data.save(args.out)
+
+
+def _train_config(args):
+    from vaepriors.training.image_config import ImageTrainConfig
+
+    return dataclass_from_arguments(ImageTrainConfig, args)
+
+
+def image_warmup(args) -> None:
+    from vaepriors.data.images import ImageData
+    from vaepriors.training.image_stages import run_warmup
+
+    device = setup(args)
+    run_warmup(_train_config(args), ImageData.load(args.data).train_images, args.out, device)
+
+
+def image_train(args) -> None:
+    from vaepriors.data.images import ImageData
+    from vaepriors.training.image_stages import run_adversarial
+
+    device = setup(args)
+    run_adversarial(_train_config(args), ImageData.load(args.data).train_images, args.warmup, args.run_dir, device)
+
+
+def add_image_commands(sub) -> None:
+    from vaepriors.training.image_config import ImageTrainConfig
+
+    p = sub.add_parser("fetch-images", help="read (or download) an image dataset, verify it, save it as one file")
+    p.add_argument("--dataset", required=True, choices=["mnist", "fmnist", "cifar10", "svhn", "celeba"])
+    p.add_argument("--source", required=True, help="'torchvision' (download) or a directory with the standard files")
+    p.add_argument("--root", default="data", help="download directory for --source torchvision")
+    p.add_argument("--subset", type=int, default=None, help="keep this many training images (seeded)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(handler=fetch_images)
+
+    p = sub.add_parser("image-warmup", help="the shared VAE warm-up of an image run (epochs [0, warmup_epochs))")
+    p.add_argument("--data", required=True, help="dataset file of fetch-images")
+    p.add_argument("--out", required=True, help="training state after the warm-up")
+    add_dataclass_arguments(p, ImageTrainConfig)
+    add_runtime(p)
+    p.set_defaults(handler=image_warmup)
+
+    p = sub.add_parser("image-train", help="the adversarial phase of one image run, from its warm-up; resumes")
+    p.add_argument("--data", required=True)
+    p.add_argument("--warmup", required=True, help="training state written by image-warmup")
+    p.add_argument("--run-dir", required=True)
+    add_dataclass_arguments(p, ImageTrainConfig)
+    add_runtime(p)
+    p.set_defaults(handler=image_train)
