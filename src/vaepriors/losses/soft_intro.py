@@ -15,7 +15,7 @@ from vaepriors.losses.kl import KLEstimator
 from vaepriors.losses.reconstruction import squared_error
 from vaepriors.losses.responsibility import normalised_negative_entropy
 from vaepriors.models.vae import StackedVAE
-from vaepriors.priors import sample_prior
+from vaepriors.priors import MixtureParams, sample_prior
 from vaepriors.training.randomness import RunRandomness
 
 Terms = dict[str, torch.Tensor]
@@ -73,13 +73,8 @@ class SoftIntroObjective:
         rec = model.decode(z)
         entropy = w.r_entropy > 0 or (self.track_entropy and prior.n_components > 1)
         real_kl = self.kl(mu, logvar, prior, rnd, responsibilities=entropy)
-        neg = {}
-        for name, generated in (("fake", fake), ("rec", rec)):
-            g_mu, g_logvar, g_z = self._encode_sample(model, generated.detach(), rnd)
-            g_error = squared_error(generated, model.decode(g_z))
-            g_kl = self.kl(g_mu, g_logvar, prior, rnd).per_sample
-            exponent = -w.alpha * w.scale * (w.beta_rec[:, None] * g_error + w.beta_neg[:, None] * g_kl)
-            neg[name] = torch.exp(exponent).mean(-1)
+        neg = {name: self.exp_elbo(model, generated, prior, rnd).mean(-1)
+               for name, generated in (("fake", fake), ("rec", rec))}
         rec_error, kl = squared_error(x, rec).mean(-1), real_kl.per_sample.mean(-1)
         loss = w.scale * (w.beta_rec * rec_error + w.beta_kl * kl) + 0.5 / w.alpha * (neg["fake"] + neg["rec"])
         terms = {"rec": rec_error, "kl": kl, "exp_elbo_fake": neg["fake"], "exp_elbo_rec": neg["rec"]}
@@ -88,6 +83,19 @@ class SoftIntroObjective:
         if w.r_entropy > 0:
             loss = loss + w.scale * w.r_entropy * terms["neg_entropy"]
         return loss, terms, RealPosterior(mu.detach(), logvar.detach(), z.detach())
+
+    def exp_elbo(self, model: StackedVAE, generated: torch.Tensor, prior: MixtureParams,
+                 rnd: RunRandomness) -> torch.Tensor:
+        """exp(-alpha s (beta_rec RE + beta_neg KL)) per generated image (R, B): the encoder's repulsion term.
+
+        The images are encoded detached, so no gradient reaches whatever produced them; RE is taken against the
+        non-detached images (the reference's quirk, §4.3), so a reconstruction used as a fake still sends a gradient
+        to the encoder through its target. Takes any images, so a study can fix the generated set (Fig. 5)."""
+        w = self.w
+        g_mu, g_logvar, g_z = self._encode_sample(model, generated.detach(), rnd)
+        g_error = squared_error(generated, model.decode(g_z))
+        g_kl = self.kl(g_mu, g_logvar, prior, rnd).per_sample
+        return torch.exp(-w.alpha * w.scale * (w.beta_rec[:, None] * g_error + w.beta_neg[:, None] * g_kl))
 
     def decoder(self, model: StackedVAE, x: torch.Tensor, real: RealPosterior, rnd: RunRandomness,
                 prior_player: bool) -> tuple[torch.Tensor, Terms]:
