@@ -10,7 +10,8 @@ import logging
 import sys
 
 from vaepriors.cli.common import _device  # noqa: F401  (used by tests/test_gpu_slots.py)
-from vaepriors.cli.images import add_image_commands
+from vaepriors.cli.image_reports import add_image_report_commands
+from vaepriors.cli.images import add_image_commands, add_image_evaluation_commands
 from vaepriors.cli.toy import add_reports, add_toy_evaluate, add_toy_train
 
 
@@ -21,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_toy_evaluate(sub)
     add_reports(sub)
     add_image_commands(sub)
+    add_image_evaluation_commands(sub)
+    add_image_report_commands(sub)
     return parser
 
 

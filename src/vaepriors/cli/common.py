@@ -49,6 +49,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class, exclu
             parser.add_argument(flag, type=kind, nargs="*", default=list(default))
         elif default is dataclasses.MISSING:
             parser.add_argument(flag, required=True)
+        elif default is None:  # an optional value: its type is the annotation's non-None member
+            kind = next((t for t in (int, float) if t.__name__ in str(field.type)), str)
+            parser.add_argument(flag, type=kind, default=None)
         else:
             parser.add_argument(flag, type=type(default), default=default)
 

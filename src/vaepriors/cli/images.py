@@ -67,3 +67,65 @@ def add_image_commands(sub) -> None:
     add_dataclass_arguments(p, ImageTrainConfig)
     add_runtime(p)
     p.set_defaults(handler=image_train)
+
+
+def train_fid_classifier(args) -> None:
+    from vaepriors.data.images import ImageData
+    from vaepriors.evaluation.feature_classifier import load_feature_classifier, train_feature_classifier
+
+    device = setup(args)
+    data = ImageData.load(args.data)
+    train_feature_classifier(data.train_images, data.train_labels, args.out, dataset=data.dataset,
+                             epochs=args.epochs, seed=args.seed, device=device)
+    log.info("held-out accuracy %.4f", load_feature_classifier(args.out).heldout_accuracy)
+
+
+def image_evaluate(args) -> None:
+    from vaepriors.data.images import ImageData
+    from vaepriors.evaluation.image_evaluate import ImageEvalConfig, ImageEvaluator, write_evaluation
+
+    device = setup(args)
+    data = ImageData.load(args.data)
+    config = dataclass_from_arguments(ImageEvalConfig, args)
+    evaluator = ImageEvaluator(config, (data.train_images, data.train_labels), (data.test_images, data.test_labels),
+                               args.run_dir, device)
+    write_evaluation(*evaluator.evaluate(), args.out_json, args.out_history, args.out_latents)
+
+
+def image_tsne(args) -> None:
+    from vaepriors.evaluation.tsne import write_tsne
+
+    setup(args)
+    write_tsne(args.latents, args.out, max_points=args.max_points, seed=args.seed, perplexity=args.perplexity,
+               n_jobs=args.threads)
+
+
+def add_image_evaluation_commands(sub) -> None:
+    from vaepriors.evaluation.image_evaluate import ImageEvalConfig
+
+    p = sub.add_parser("train-fid-classifier", help="the offline FID feature extractor: a classifier of the dataset")
+    p.add_argument("--data", required=True)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    add_runtime(p)
+    p.set_defaults(handler=train_fid_classifier)
+
+    p = sub.add_parser("image-evaluate", help="FIDs, precision/recall, probes, entropy and latents of one run")
+    p.add_argument("--data", required=True)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--out-json", required=True)
+    p.add_argument("--out-history", required=True, help="FID(GEN) of every snapshot (CSV)")
+    p.add_argument("--out-latents", required=True, help="test latents, prior, samples for the figures (.npz)")
+    add_dataclass_arguments(p, ImageEvalConfig)
+    add_runtime(p)
+    p.set_defaults(handler=image_evaluate)
+
+    p = sub.add_parser("image-tsne", help="openTSNE embedding of a run's test latents")
+    p.add_argument("--latents", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-points", type=int, default=5000)
+    p.add_argument("--perplexity", type=float, default=40.0)
+    p.add_argument("--seed", type=int, default=0)
+    add_runtime(p)
+    p.set_defaults(handler=image_tsne)

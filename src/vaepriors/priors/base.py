@@ -45,9 +45,10 @@ def contribution_logits(runs: int, components: int, learnable: bool, init: torch
     return nn.Parameter(logits) if learnable else logits
 
 
-def sample_prior(prior: MixtureParams, n: int, randomness) -> torch.Tensor:
-    """n samples per run, (R, n, d): component by inverse CDF (not differentiable in the weights, like the
-    authors' multinomial), then z = mu_k + sigma_k * eps (reparameterised in mu_k and logvar_k)."""
+def sample_prior_with_components(prior: MixtureParams, n: int, randomness) -> tuple[torch.Tensor, torch.Tensor]:
+    """n samples per run, (R, n, d), and the component each came from, (R, n): component by inverse CDF (not
+    differentiable in the weights, like the authors' multinomial), then z = mu_k + sigma_k * eps (reparameterised
+    in mu_k and logvar_k)."""
     weights = prior.log_weights.detach().exp()
     cdf = weights.cumsum(-1)
     u = randomness.uniform(n) * cdf[:, -1:]
@@ -56,4 +57,9 @@ def sample_prior(prior: MixtureParams, n: int, randomness) -> torch.Tensor:
     gather_index = index.unsqueeze(-1).expand(-1, -1, dim)
     mu = prior.mu.gather(1, gather_index)
     logvar = prior.logvar.gather(1, gather_index)
-    return mu + torch.exp(0.5 * logvar) * randomness.normal(n, dim)
+    return mu + torch.exp(0.5 * logvar) * randomness.normal(n, dim), index
+
+
+def sample_prior(prior: MixtureParams, n: int, randomness) -> torch.Tensor:
+    """n samples per run, (R, n, d) (see ``sample_prior_with_components``)."""
+    return sample_prior_with_components(prior, n, randomness)[0]

@@ -1,0 +1,107 @@
+# Python helpers of the image study (docs/images.md): run lists, warm-up sharing and CLI flags.
+# Like common.smk, nothing here imports torch or the vaepriors package.
+
+IMAGES = config["images"]
+IMAGE_DATASETS = IMAGES["datasets"]
+IMAGE_CONFIGURATIONS = IMAGES["configurations"]
+STUDY_CONFIGURATIONS = IMAGES["study_configurations"]
+FIGURES = IMAGES["figures"]
+# Fields that decide the warm-up; every other configuration field acts only in the adversarial phase.
+WARMUP_FIELDS = ("prior", "components", "learnable_contributions")
+
+
+def _check_images_config():
+    unknown = [name for name in STUDY_CONFIGURATIONS if name not in IMAGE_CONFIGURATIONS]
+    unknown += [name for name in FIGURES.get("figure2a", {}).get("configurations", []) if name not in IMAGE_CONFIGURATIONS]
+    if unknown:
+        raise WorkflowError(f"images: configurations {unknown} are used but not defined in images.configurations")
+    missing = [d for d in IMAGE_DATASETS if d not in IMAGES["per_dataset"] or d not in IMAGES["data"]["source"]]
+    if missing:
+        raise WorkflowError(f"images: datasets {missing} need images.per_dataset and images.data.source entries")
+
+
+_check_images_config()
+
+
+def warmup_key(configuration):
+    """sg, vamp{K} or vamp{K}_lc: the runs with the same key (and dataset, seed) share one warm-up."""
+    values = IMAGE_CONFIGURATIONS[configuration]
+    if values["prior"] == "standard_gaussian":
+        return "sg"
+    return f"vamp{values['components']}" + ("_lc" if values.get("learnable_contributions") else "")
+
+
+WARMUPS = {warmup_key(name): {k: v for k, v in values.items() if k in WARMUP_FIELDS}
+           for name, values in IMAGE_CONFIGURATIONS.items()}
+
+
+def r_values(configuration):
+    """r_entropy values of a study configuration: the sweep for mixtures, 0 for the standard Gaussian."""
+    return [0] if IMAGE_CONFIGURATIONS[configuration]["prior"] == "standard_gaussian" else IMAGES["r_entropy"]
+
+
+def study_runs(dataset, configurations=None, seeds=None):
+    """(configuration, r, seed) of the Table 2/5 study on one dataset."""
+    return [(c, r, s) for c in (configurations or STUDY_CONFIGURATIONS) for r in r_values(c)
+            for s in (seeds or IMAGES["seeds"])]
+
+
+def figure2a_runs():
+    spec = FIGURES.get("figure2a")
+    if not spec or spec["dataset"] not in IMAGE_DATASETS:
+        return []
+    return [(spec["dataset"], c, 0, FIGURES["seed"]) for c in spec["configurations"]]
+
+
+def image_run_path(dataset, configuration, r, seed, filename):
+    return f"results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/{filename}"
+
+
+def image_eval_path(dataset, configuration, r, seed, suffix):
+    return f"results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}{suffix}"
+
+
+def all_image_runs():
+    runs = [(d, c, r, s) for d in IMAGE_DATASETS for c, r, s in study_runs(d)]
+    return runs + [run for run in figure2a_runs() if run not in runs]
+
+
+def _number(text):
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def image_training_options(dataset, configuration, seed):
+    """ImageTrainConfig values of a run: shared training, per-dataset, then the configuration's own values."""
+    return {**IMAGES["training"], **IMAGES["per_dataset"][dataset], **IMAGE_CONFIGURATIONS[configuration],
+            "dataset": dataset, "configuration": configuration, "seed": int(seed)}
+
+
+def image_train_args(wildcards):
+    options = image_training_options(wildcards.dataset, wildcards.configuration, wildcards.seed)
+    options["r_entropy"] = _number(wildcards.r)
+    return cli_flags_with_negations(options)
+
+
+def image_warmup_args(wildcards):
+    options = {**IMAGES["training"], **IMAGES["per_dataset"][wildcards.dataset], **WARMUPS[wildcards.warmup],
+               "dataset": wildcards.dataset, "configuration": "warmup", "seed": int(wildcards.seed)}
+    return cli_flags_with_negations(options)
+
+
+def cli_flags_with_negations(options):
+    """Like cli_flags, but false booleans become --no-x (ImageTrainConfig flags default to some true values)."""
+    negated = {k: v for k, v in options.items() if v is not False}
+    return cli_flags(negated) + "".join(f" --no-{k.replace('_', '-')}" for k in sorted(options)
+                                         if options[k] is False)
+
+
+def image_warmup_file(wildcards):
+    key = warmup_key(wildcards.configuration)
+    return f"results/images/{wildcards.dataset}/warmup/{key}/seed{wildcards.seed}.pt"
+
+
+def image_data_args(wildcards):
+    data = IMAGES["data"]
+    return cli_flags({"source": data["source"][wildcards.dataset], "root": data["root"], "subset": data["subset"],
+                      "seed": data["seed"]})
