@@ -22,7 +22,7 @@ from vaepriors.evaluation.image_selection import (
     NO_FINITE_R, SELECTION_KEY, load_records, select_r_entropy, sweep_summary,
 )
 from vaepriors.reporting.latex import NOT_RUN, diverged_mark, number_cell, pm_cell, render, write_text
-from vaepriors.reporting.paper_values import PaperTable
+from vaepriors.reporting.paper_values import PaperTable, Reported
 from vaepriors.reporting.paper_values_images import (
     IMAGE_DATASET_NAMES, IMAGE_DATASETS, TABLE2, TABLE2_R_ENTROPY, TABLE5, TABLE5_R_ENTROPY,
 )
@@ -187,7 +187,7 @@ def _ours_cells(chosen: pd.DataFrame, metric: ImageMetric) -> dict[str, str]:
     return _bold(cells, stats["mean"].to_dict(), metric.better)
 
 
-def _paper_cells(cells: Mapping[str, object], configurations: Sequence[str], better: str | None) -> dict[str, str]:
+def _paper_cells(cells: Mapping[str, Reported], configurations: Sequence[str], better: str | None) -> dict[str, str]:
     """The paper's row over the configurations we show (bold among them)."""
     shown = {c: cells[c] for c in configurations if c in cells}
     return _bold({c: _value_cell(*cell) for c, cell in shown.items()}, {c: v.mean for c, v in shown.items()}, better)
