@@ -1,20 +1,27 @@
-# make install   .venv with the package, Snakemake and pytest (re-runs pip only when pyproject.toml changes)
+# make install   .venv with the package, Snakemake and pytest (re-runs pip only when pyproject.toml changes),
+#                and Debian's dataset-fashion-mnist (the offline Fashion-MNIST of the reduced image study)
 # make test      the test suite (what .ci/run runs)
-# make reduced   the whole 2D benchmark at reduced scale on 2 CPU cores (config/reduced.yaml)
-# make paper     the whole 2D benchmark at paper scale (config.yaml); GPU jobs one at a time
+# make reduced   the whole pipeline at reduced scale on 2 CPU cores, offline (config/reduced.yaml)
+# make paper     the whole pipeline at paper scale (config.yaml); GPU jobs one at a time
 # make lint      snakemake --lint
 # make dry-run   plan the paper-scale and the reduced DAG without running anything
 SHELL := /bin/bash
 VENV := .venv
 SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
 # Extra Snakemake options, e.g. `make reduced SMK_ARGS="--keep-going"`.
 SMK_ARGS ?=
 PAPER_ARGS ?= --cores all --resources gpu=1
 
 .PHONY: install test reduced paper lint dry-run
 
-install: $(STAMP)
+install: $(STAMP) $(FASHION_MNIST)
+
+# Debian's package (root, or sudo); on other systems set images.data.source.fmnist: torchvision instead.
+$(FASHION_MNIST):
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get install -y -q dataset-fashion-mnist || \
+	  { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }'
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)

@@ -1,4 +1,5 @@
-# 2D density-estimation benchmark of "Prior Learning in Introspective VAEs" (Tables 1, 3, 4; Figures 3, 6).
+# "Prior Learning in Introspective VAEs": the 2D density-estimation benchmark (Tables 1, 3, 4; Figures 3, 6)
+# and the image study (Tables 2, 5; Figures 2a, 2b, 4, 5, 7, 8, 9; docs/images.md).
 #
 #   snakemake all --cores 2 --configfile config/reduced.yaml    # reduced scale, a 2-core CPU
 #   snakemake --cores all --resources gpu=1 all                 # paper scale (config.yaml)
@@ -23,6 +24,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/toy_train.smk"
 include: "workflow/rules/toy_evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/images_common.smk"
+include: "workflow/rules/images_train.smk"
+include: "workflow/rules/images_evaluate.smk"
+include: "workflow/rules/images_report.smk"
 
 
 localrules:
@@ -33,3 +38,4 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        image_targets(),

@@ -69,7 +69,28 @@ def expected_counts(config):
         "toy_train_baseline": datasets * 2,  # closed-form and Monte-Carlo KL
     }
     # Both configs hold sintro_sg and the Figure 3 configurations: all three tables, both figures.
-    return {**runs, "toy_evaluate": sum(runs.values()), "table": 3, "figure3": 1, "figure6": 1, "all": 1}
+    return {**runs, "toy_evaluate": sum(runs.values()), "table": 3, "figure3": 1, "figure6": 1, "all": 1,
+            **expected_image_counts(config["images"])}
+
+
+def expected_image_counts(images):
+    """Image jobs: one per (dataset, configuration, r, seed) run, one warm-up per (dataset, prior, K, LC, seed)."""
+    def warmup(name):
+        values = images["configurations"][name]
+        return (values["prior"], values.get("components"), values.get("learnable_contributions", False))
+
+    datasets, figures = images["datasets"], images["figures"]
+    runs = {(d, c, r, s) for d in datasets for c in images["study_configurations"]
+            for r in ([0] if c == "sg" else images["r_entropy"]) for s in images["seeds"]}
+    runs |= {(figures["figure2a"]["dataset"], c, 0, figures["seed"]) for c in figures["figure2a"]["configurations"]}
+    warmups = {(d, warmup(c), s) for d, c, _, s in runs}
+    tsne = {(d, c, r) for d, c, r, s in runs if s == figures["seed"] and c in images["study_configurations"]}
+    classifier = images["evaluation"]["fid_extractor"] == "classifier"
+    counts = {"fetch_images": len(datasets), "image_warmup": len(warmups), "image_train": len(runs),
+              "image_evaluate": len(runs), "image_tsne": len(tsne), "image_table": 2, "image_samples": 1,
+              "train_fid_classifier": len(datasets) if classifier else 0}
+    counts.update({f"figure{n}": 1 for n in ("2a", "2b", "4", "5", "7", "8", "9")})
+    return {rule: n for rule, n in counts.items() if n}
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +127,8 @@ def test_paper_scale_dag_plans_every_run_quickly():
     counts = job_counts(result.stdout)
     assert counts == expected_counts(merged_config(ROOT / "config.yaml"))
     assert counts["toy_train_grid"] == 4 * 8
+    # 3 datasets x (SG + 8 MoG configurations x 4 r_entropy) x 3 seeds, + the 2 runs of Figure 2a; shared warm-ups
+    assert counts["image_train"] == 3 * 33 * 3 + 2 and counts["image_warmup"] == 3 * 5 * 3 + 1
     assert elapsed < 10, f"the paper-scale dry run took {elapsed:.1f} s"
 
 

@@ -105,3 +105,87 @@ def image_data_args(wildcards):
     data = IMAGES["data"]
     return cli_flags({"source": data["source"][wildcards.dataset], "root": data["root"], "subset": data["subset"],
                       "seed": data["seed"]})
+
+
+def fid_extractor_args(wildcards, input):
+    """--fid-extractor/--fid-weights: the self-trained classifier's file, or the Inception (weights optional)."""
+    evaluation = IMAGES["evaluation"]
+    if evaluation["fid_extractor"] == "classifier":
+        return cli_flags({"fid_extractor": "classifier", "fid_weights": input.classifier})
+    return cli_flags({"fid_extractor": "inception", "fid_weights": evaluation.get("inception_weights")})
+
+
+def fid_classifier_input(wildcards):
+    if IMAGES["evaluation"]["fid_extractor"] == "classifier":
+        return {"classifier": f"results/fid/{wildcards.dataset}/classifier.pt"}
+    return {}
+
+
+def image_evaluation_args(wildcards):
+    keys = ("fid_images", "checkpoint_policy", "selection_fid", "entropy_mc_samples", "probe_max_train",
+            "latent_points", "figure_samples")
+    return cli_flags({k: IMAGES["evaluation"][k] for k in keys if k in IMAGES["evaluation"]})
+
+
+def study_files(suffix, seeds=None, stage="eval"):
+    """Evaluation (or t-SNE) files of the study runs on every dataset."""
+    paths = []
+    for dataset in IMAGE_DATASETS:
+        for configuration, r, seed in study_runs(dataset, seeds=seeds):
+            if stage == "eval":
+                paths.append(image_eval_path(dataset, configuration, r, seed, suffix))
+            else:
+                paths.append(f"results/images/{dataset}/tsne/{configuration}/r{r}/seed{seed}.npz")
+    return paths
+
+
+def figure_seed():
+    return [FIGURES["seed"]]
+
+
+def figure7_inputs(wildcards):
+    return {"history": [image_run_path(d, c, r, s, "history.csv") for d in IMAGE_DATASETS
+                        for c, r, s in study_runs(d)],
+            "fid_history": study_files("_fid_history.csv")}
+
+
+def figure2a_args(wildcards, input):
+    runs = figure2a_runs()
+    tokens = []
+    for (dataset, configuration, r, seed), history, fid_history, status in zip(
+            runs, input.history, input.fid_history, input.status):
+        clip = "not clipped" if IMAGE_CONFIGURATIONS[configuration].get("clip_logvar") is False else "clipped"
+        tokens += ["--run", f"{configuration} ({clip})", history, fid_history, status]
+    return " ".join(shlex.quote(token) for token in tokens)
+
+
+def figure2b_runs():
+    spec = FIGURES.get("figure2b")
+    if not spec or spec["dataset"] not in IMAGE_DATASETS or spec["configuration"] not in STUDY_CONFIGURATIONS:
+        return []
+    return [(spec["dataset"], spec["configuration"], r, FIGURES["seed"]) for r in spec["r_entropy"]
+            if r in r_values(spec["configuration"])]
+
+
+def figure2b_args(wildcards, input):
+    tokens = []
+    for (dataset, configuration, r, seed), history, latents in zip(figure2b_runs(), input.history, input.latents):
+        tokens += ["--run", f"r_entropy = {r}", history, latents]
+    return " ".join(shlex.quote(token) for token in tokens)
+
+
+def figure5_run():
+    spec = FIGURES.get("figure5")
+    if not spec or spec["dataset"] not in IMAGE_DATASETS or spec["configuration"] not in STUDY_CONFIGURATIONS:
+        return None
+    return spec["dataset"], spec["configuration"], spec["r_entropy"], FIGURES["seed"]
+
+
+def image_targets():
+    """Tables 2/5, the image figures whose runs are configured, and the sample grids."""
+    if not IMAGE_DATASETS or not STUDY_CONFIGURATIONS:
+        return []
+    figures = ["figure4", "figure7", "figure8", "figure9"]
+    figures += ["figure2a"] * bool(figure2a_runs()) + ["figure2b"] * bool(figure2b_runs())
+    return (expand("results/tables/{table}.{ext}", table=["table2", "table5"], ext=["tex", "csv"])
+            + expand("results/figures/{figure}.png", figure=figures) + ["results/figures/image_samples"])

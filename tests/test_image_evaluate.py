@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from vaepriors.evaluation.feature_classifier import train_feature_classifier
+from vaepriors.evaluation.image_evaluate import ImageEvalConfig, ImageEvaluator, responsibility_entropy, \
+    write_evaluation
+from vaepriors.training.image_checkpoint import load_snapshot
+from vaepriors.training.image_stages import run_adversarial, run_warmup
+from vaepriors.training.randomness import RunRandomness
+
+from test_image_training import tiny_image_config
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    """Two classes of 8x8 images (bright upper or lower half) that a classifier and the probes can tell apart."""
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.arange(72) % 2
+    images = torch.randint(0, 60, (72, 1, 8, 8), generator=generator)
+    images[labels == 0, :, :4] += 150
+    images[labels == 1, :, 4:] += 150
+    return images.to(torch.uint8), labels
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(dataset, tmp_path_factory):
+    images, labels = dataset
+    root = tmp_path_factory.mktemp("run")
+    config = tiny_image_config(epochs=6, measure_epochs=(2, 4, 5))
+    run_warmup(config, images, root / "warmup.pt", progress=False)
+    run_adversarial(config, images, root / "warmup.pt", root / "run", progress=False)
+    classifier = train_feature_classifier(images, labels, root / "classifier.pt", dataset="fmnist", epochs=2)
+    return root, classifier
+
+
+def _evaluate(dataset, root, classifier, **overrides):
+    images, labels = dataset
+    config = ImageEvalConfig(fid_extractor="classifier", fid_weights=str(classifier), fid_images=48,
+                             entropy_mc_samples=4, latent_points=20, figure_samples=6, **overrides)
+    return ImageEvaluator(config, (images, labels), (images[:24], labels[:24]), root / "run").evaluate()
+
+
+def test_best_fid_policy_picks_the_lowest_snapshot_and_reports_every_metric(dataset, evaluated_run, tmp_path):
+    record, history, latents = _evaluate(dataset, *evaluated_run)
+    assert list(history["file"]) == ["snapshots/epoch002.pt", "snapshots/epoch004.pt", "snapshots/epoch005.pt",
+                                     "final.pt"]
+    snapshots = history[history["file"] != "final.pt"]
+    best = snapshots.loc[snapshots["fid_gen_paper"].idxmin()]
+    assert record["selected_file"] == best["file"] and record["fid_gen_paper"] == best["fid_gen_paper"]
+    assert record["fid_extractor"] == "classifier:fmnist"
+    for key in ("fid_gen_standard", "fid_rec_standard", "fid_rec_paper"):
+        assert np.isfinite(record[key]) and record[key] >= 0
+    assert record["fid_gen_standard"] != record["fid_gen_paper"]  # the two FID modes are different quantities
+    assert 0 <= record["precision"] <= 1 and 0 <= record["recall"] <= 1
+    assert 0 < record["entropy"] <= 1  # a 4-mode MoG with r_entropy = 10
+    for key in ("svm_few", "svm_many", "knn_few", "knn_many", "svm_few_mean", "knn_many_mean"):
+        assert 0 <= record[key] <= 1
+    assert latents["mu"].shape == (20, 4) and latents["prior_mu"].shape == (4, 4)
+    assert latents["samples"].shape == (6, 1, 8, 8) and latents["sample_component"].max() < 4
+    np.testing.assert_allclose(latents["mean_responsibility"].sum(), 1.0, rtol=1e-5)
+    write_evaluation(record, history, latents, tmp_path / "e.json", tmp_path / "h.csv", tmp_path / "l.npz")
+    assert json.loads((tmp_path / "e.json").read_text())["selected_epoch"] == int(best["epoch"])
+    assert len(pd.read_csv(tmp_path / "h.csv")) == 4
+
+
+def test_final_policy_evaluates_the_last_model(dataset, evaluated_run):
+    record, history, _ = _evaluate(dataset, *evaluated_run, checkpoint_policy="final")
+    assert record["selected_file"] == "final.pt" and record["selected_epoch"] == 6
+
+
+def test_standard_gaussian_has_zero_responsibility_entropy(dataset, tmp_path):
+    images, _ = dataset
+    config = tiny_image_config(prior="standard_gaussian", components=1, learnable_contributions=False,
+                               intro_prior=False, r_entropy=0.0, configuration="sg")
+    run_warmup(config, images, tmp_path / "warmup.pt", progress=False)
+    run_adversarial(config, images, tmp_path / "warmup.pt", tmp_path / "run", progress=False)
+    model = load_snapshot(tmp_path / "run" / "final.pt").model.eval()
+    entropy, mean_resp = responsibility_entropy(model, images, 16, 4, RunRandomness([0]))
+    assert entropy == 0.0 and mean_resp.tolist() == [1.0]

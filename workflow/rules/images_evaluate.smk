@@ -1,0 +1,86 @@
+# Image study, evaluation: the offline FID feature extractor, one evaluation per run (docs/images.md)
+# and the t-SNE embeddings of the figure seed's test latents.
+
+
+rule train_fid_classifier:
+    input:
+        data="results/data/{dataset}.pt",
+    output:
+        classifier="results/fid/{dataset}/classifier.pt",
+    log:
+        "results/logs/train_fid_classifier/{dataset}.log",
+    wildcard_constraints:
+        dataset=alternatives(IMAGE_DATASETS),
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["image_evaluate"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=JOBS["image_evaluate"]["mem_mb"],
+        runtime=JOBS["image_evaluate"]["runtime"],
+    params:
+        epochs=IMAGES["evaluation"].get("classifier_epochs", 5),
+    shell:
+        "vaepriors train-fid-classifier --data {input.data:q} --epochs {params.epochs}"
+        " --device auto --threads {threads} --out {output.classifier:q} > {log:q} 2>&1"
+
+
+rule image_evaluate:
+    input:
+        unpack(fid_classifier_input),
+        data="results/data/{dataset}.pt",
+        final="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/final.pt",
+        status="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/status.json",
+    output:
+        json="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}.json",
+        history="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}_fid_history.csv",
+        latents="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}_latents.npz",
+    log:
+        "results/logs/image_evaluate/{dataset}/{configuration}/r{r}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/image_evaluate/{dataset}/{configuration}/r{r}/seed{seed}.tsv"
+    wildcard_constraints:
+        dataset=alternatives(IMAGE_DATASETS),
+        configuration=alternatives(IMAGE_CONFIGURATIONS),
+        r=r"[0-9.]+",
+        seed=r"\d+",
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["image_evaluate"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=JOBS["image_evaluate"]["mem_mb"],
+        runtime=JOBS["image_evaluate"]["runtime"],
+    params:
+        extractor=fid_extractor_args,
+        evaluation=image_evaluation_args,
+        run_dir=lambda wildcards, input: os.path.dirname(input.final),
+    shell:
+        "vaepriors image-evaluate --data {input.data:q} --run-dir {params.run_dir:q} {params.extractor}"
+        " {params.evaluation} --out-json {output.json:q} --out-history {output.history:q}"
+        " --out-latents {output.latents:q} --device auto --threads {threads} > {log:q} 2>&1"
+
+
+rule image_tsne:
+    input:
+        latents="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}_latents.npz",
+    output:
+        tsne="results/images/{dataset}/tsne/{configuration}/r{r}/seed{seed}.npz",
+    log:
+        "results/logs/image_tsne/{dataset}/{configuration}/r{r}/seed{seed}.log",
+    wildcard_constraints:
+        dataset=alternatives(IMAGE_DATASETS),
+        configuration=alternatives(IMAGE_CONFIGURATIONS),
+        r=r"[0-9.]+",
+        seed=r"\d+",
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["tsne"]["threads"]
+    resources:
+        mem_mb=JOBS["tsne"]["mem_mb"],
+        runtime=JOBS["tsne"]["runtime"],
+    params:
+        tsne=cli_flags(IMAGES["tsne"]),
+    shell:
+        "vaepriors image-tsne --latents {input.latents:q} {params.tsne} --device cpu --threads {threads}"
+        " --out {output.tsne:q} > {log:q} 2>&1"

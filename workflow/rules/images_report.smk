@@ -1,0 +1,167 @@
+# Image study, tables and figures (each figure as PNG and, beside it, PDF). r_entropy is chosen per
+# configuration by the lowest mean FID(GEN) over seeds (the paper's policy) inside the commands.
+
+
+localrules:
+    image_table,
+    figure2a,
+    figure2b,
+    figure4,
+    figure7,
+    figure8,
+    figure9,
+    image_samples,
+
+
+rule image_table:
+    input:
+        evaluations=study_files(".json"),
+    output:
+        tex=report(
+            "results/tables/{table}.tex",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "{table}", "format": "LaTeX"},
+        ),
+        csv="results/tables/{table}.csv",
+    log:
+        "results/logs/table/{table}.log",
+    wildcard_constraints:
+        table="table2|table5",
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["report"]["threads"]
+    resources:
+        mem_mb=JOBS["report"]["mem_mb"],
+        runtime=JOBS["report"]["runtime"],
+    params:
+        components=IMAGES.get("table2_components", 100),
+        selection=IMAGES["evaluation"]["selection_fid"],
+    shell:
+        "vaepriors {wildcards.table} --evaluations {input.evaluations:q} --components {params.components}"
+        " --selection-fid {params.selection} --out-tex {output.tex:q} --out-csv {output.csv:q} > {log:q} 2>&1"
+
+
+rule figure2a:
+    input:
+        history=[image_run_path(*run, "history.csv") for run in figure2a_runs()],
+        fid_history=[image_eval_path(*run, "_fid_history.csv") for run in figure2a_runs()],
+        status=[image_run_path(*run, "status.json") for run in figure2a_runs()],
+    output:
+        png=report("results/figures/figure2a.png", category="Figures", labels={"figure": "figure2a"}),
+        pdf="results/figures/figure2a.pdf",
+    log:
+        "results/logs/figure2a.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    params:
+        runs=figure2a_args,
+        selection=IMAGES["evaluation"]["selection_fid"],
+    shell:
+        "vaepriors figure2a {params.runs} --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
+
+
+rule figure2b:
+    input:
+        history=[image_run_path(*run, "history.csv") for run in figure2b_runs()],
+        latents=[image_eval_path(*run, "_latents.npz") for run in figure2b_runs()],
+    output:
+        png=report("results/figures/figure2b.png", category="Figures", labels={"figure": "figure2b"}),
+        pdf="results/figures/figure2b.pdf",
+    log:
+        "results/logs/figure2b.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    params:
+        runs=figure2b_args,
+    shell:
+        "vaepriors figure2b {params.runs} --out {output.png:q} > {log:q} 2>&1"
+
+
+rule figure7:
+    input:
+        unpack(figure7_inputs),
+    output:
+        png=report("results/figures/figure7.png", category="Figures", labels={"figure": "figure7"}),
+        pdf="results/figures/figure7.pdf",
+    log:
+        "results/logs/figure7.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    params:
+        selection=IMAGES["evaluation"]["selection_fid"],
+    shell:
+        "vaepriors figure7 --history {input.history:q} --fid-history {input.fid_history:q}"
+        " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
+
+
+rule figure4:
+    input:
+        evaluations=study_files(".json"),
+        latents=study_files("_latents.npz", seeds=figure_seed()),
+        tsne=study_files(".npz", seeds=figure_seed(), stage="tsne"),
+    output:
+        png=report("results/figures/figure4.png", category="Figures", labels={"figure": "figure4"}),
+        pdf="results/figures/figure4.pdf",
+    log:
+        "results/logs/figure4.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    params:
+        selection=IMAGES["evaluation"]["selection_fid"],
+    shell:
+        "vaepriors figure4 --evaluations {input.evaluations:q} --latents {input.latents:q} --tsne {input.tsne:q}"
+        " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
+
+
+rule figure8:
+    input:
+        evaluations=study_files(".json"),
+        latents=study_files("_latents.npz", seeds=figure_seed()),
+    output:
+        png=report("results/figures/figure8.png", category="Figures", labels={"figure": "figure8"}),
+        pdf="results/figures/figure8.pdf",
+    log:
+        "results/logs/figure8.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    params:
+        selection=IMAGES["evaluation"]["selection_fid"],
+    shell:
+        "vaepriors figure8 --evaluations {input.evaluations:q} --latents {input.latents:q}"
+        " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
+
+
+rule figure9:
+    input:
+        evaluations=study_files(".json"),
+        tsne=study_files(".npz", seeds=figure_seed(), stage="tsne"),
+    output:
+        png=report("results/figures/figure9.png", category="Figures", labels={"figure": "figure9"}),
+        pdf="results/figures/figure9.pdf",
+    log:
+        "results/logs/figure9.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    params:
+        selection=IMAGES["evaluation"]["selection_fid"],
+    shell:
+        "vaepriors figure9 --evaluations {input.evaluations:q} --tsne {input.tsne:q}"
+        " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
+
+
+rule image_samples:
+    input:
+        evaluations=study_files(".json"),
+        latents=study_files("_latents.npz", seeds=figure_seed()),
+    output:
+        grids=directory("results/figures/image_samples"),
+    log:
+        "results/logs/image_samples.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    params:
+        selection=IMAGES["evaluation"]["selection_fid"],
+    shell:
+        "vaepriors image-samples --evaluations {input.evaluations:q} --latents {input.latents:q}"
+        " --selection-fid {params.selection} --out-dir {output.grids:q} > {log:q} 2>&1"
