@@ -44,7 +44,7 @@ INCEPTION_EXTRACTOR = "inception-v3-compat"
 INCEPTION_LAYER = "2048"
 BATCH_STATISTICS_SUFFIX = "-batchstats"
 MODE_SUFFIX = {"standard": "", "paper": BATCH_STATISTICS_SUFFIX}
-INCEPTION_WEIGHTS_KEY = "fid.inception_weights"
+INCEPTION_WEIGHTS_KEY = "images.evaluation.inception_weights"
 DOWNLOAD_TIMEOUT_S = 15.0
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
