@@ -88,6 +88,7 @@ def expected_image_counts(images):
     classifier = images["evaluation"]["fid_extractor"] == "classifier"
     counts = {"fetch_images": len(datasets), "image_warmup": len(warmups), "image_train": len(runs),
               "image_evaluate": len(runs), "image_tsne": len(tsne), "image_table": 2, "image_samples": 1,
+              "overfit_encoder": 1,
               "train_fid_classifier": len(datasets) if classifier else 0}
     counts.update({f"figure{n}": 1 for n in ("2a", "2b", "4", "5", "7", "8", "9")})
     return {rule: n for rule, n in counts.items() if n}

@@ -187,5 +187,6 @@ def image_targets():
         return []
     figures = ["figure4", "figure7", "figure8", "figure9"]
     figures += ["figure2a"] * bool(figure2a_runs()) + ["figure2b"] * bool(figure2b_runs())
+    figures += ["figure5"] * bool(figure5_run())
     return (expand("results/tables/{table}.{ext}", table=["table2", "table5"], ext=["tex", "csv"])
             + expand("results/figures/{figure}.png", figure=figures) + ["results/figures/image_samples"])

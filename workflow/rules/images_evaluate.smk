@@ -84,3 +84,31 @@ rule image_tsne:
     shell:
         "vaepriors image-tsne --latents {input.latents:q} {params.tsne} --device cpu --threads {threads}"
         " --out {output.tsne:q} > {log:q} 2>&1"
+
+
+rule overfit_encoder:
+    input:
+        data="results/data/{dataset}.pt",
+        snapshot="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/final.pt",
+    output:
+        csv="results/images/{dataset}/overfit_encoder/{configuration}/r{r}/seed{seed}.csv",
+        npz="results/images/{dataset}/overfit_encoder/{configuration}/r{r}/seed{seed}.npz",
+    log:
+        "results/logs/overfit_encoder/{dataset}/{configuration}/r{r}/seed{seed}.log",
+    wildcard_constraints:
+        dataset=alternatives(IMAGE_DATASETS),
+        configuration=alternatives(IMAGE_CONFIGURATIONS),
+        r=r"[0-9.]+",
+        seed=r"\d+",
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["image_evaluate"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=JOBS["image_evaluate"]["mem_mb"],
+        runtime=JOBS["image_evaluate"]["runtime"],
+    params:
+        study=cli_flags({k: v for k, v in FIGURES.get("figure5", {}).items() if k in ("iterations", "eval_every")}),
+    shell:
+        "vaepriors overfit-encoder --data {input.data:q} --snapshot {input.snapshot:q} {params.study}"
+        " --out-csv {output.csv:q} --out-npz {output.npz:q} --device auto --threads {threads} > {log:q} 2>&1"

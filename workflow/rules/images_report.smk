@@ -7,6 +7,7 @@ localrules:
     figure2a,
     figure2b,
     figure4,
+    figure5,
     figure7,
     figure8,
     figure9,
@@ -165,3 +166,18 @@ rule image_samples:
     shell:
         "vaepriors image-samples --evaluations {input.evaluations:q} --latents {input.latents:q}"
         " --selection-fid {params.selection} --out-dir {output.grids:q} > {log:q} 2>&1"
+
+
+rule figure5:
+    input:
+        csv=lambda wildcards: "results/images/{}/overfit_encoder/{}/r{}/seed{}.csv".format(*figure5_run()),
+        npz=lambda wildcards: "results/images/{}/overfit_encoder/{}/r{}/seed{}.npz".format(*figure5_run()),
+    output:
+        png=report("results/figures/figure5.png", category="Figures", labels={"figure": "figure5"}),
+        pdf="results/figures/figure5.pdf",
+    log:
+        "results/logs/figure5.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    shell:
+        "vaepriors figure5 --results {input.csv:q} --panels {input.npz:q} --out {output.png:q} > {log:q} 2>&1"

@@ -65,6 +65,12 @@ def sample_grids(args) -> None:
         image_figures.plot_sample_grid(path, Path(args.out_dir) / f"{key.dataset}_{key.configuration}.png")
 
 
+def figure5(args) -> None:
+    from vaepriors.reporting.figure5 import plot_figure5
+
+    plot_figure5(args.results, args.panels, args.out)
+
+
 def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--selection-fid", default="fid_gen_paper", choices=["fid_gen_paper", "fid_gen_standard"],
                    help="FID that picks r_entropy per configuration (and that the curves show)")
@@ -110,6 +116,11 @@ def add_image_report_commands(sub) -> None:
     p.add_argument("--out", required=True)
     _selection(p)
     p.set_defaults(handler=training_figure)
+    p = sub.add_parser("figure5", help="the overfitting-encoder study (REC, KL, NELBO per real / generated image)")
+    p.add_argument("--results", required=True, help="CSV of overfit-encoder")
+    p.add_argument("--panels", required=True, help="NPZ of overfit-encoder")
+    p.add_argument("--out", required=True)
+    p.set_defaults(handler=figure5)
     p = sub.add_parser("image-samples", help="sample and reconstruction grids of the selected runs")
     p.add_argument("--evaluations", nargs="+", required=True)
     p.add_argument("--latents", nargs="+", required=True)

@@ -129,3 +129,29 @@ def add_image_evaluation_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     add_runtime(p)
     p.set_defaults(handler=image_tsne)
+
+
+def overfit_encoder(args) -> None:
+    from vaepriors.data.images import ImageData
+    from vaepriors.evaluation.overfit_encoder import OverfitEncoderConfig, one_image_per_class, \
+        run_overfit_encoder_study
+
+    device = setup(args)
+    data = ImageData.load(args.data)
+    images = data.train_images[one_image_per_class(data.train_labels)]
+    config = dataclass_from_arguments(OverfitEncoderConfig, args)
+    run_overfit_encoder_study(args.snapshot, images, config, device).save(args.out_csv, args.out_npz)
+
+
+def add_overfit_encoder_command(sub) -> None:
+    from vaepriors.evaluation.overfit_encoder import OverfitEncoderConfig
+
+    p = sub.add_parser("overfit-encoder", help="Figure 5: train only the encoder of a snapshot on fixed synthetic "
+                                               "real / generated distributions (one image per class)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--snapshot", required=True, help="a trained run's final.pt (the paper: a MoG(10) S-IntroVAE)")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-npz", required=True)
+    add_dataclass_arguments(p, OverfitEncoderConfig)
+    add_runtime(p)
+    p.set_defaults(handler=overfit_encoder)
