@@ -1,6 +1,7 @@
 """The overfitting-encoder study of Proposition 2 (paper App. B.3, Fig. 5) on a tiny MoG snapshot."""
 
 import copy
+import math
 
 import numpy as np
 import pandas as pd
@@ -8,8 +9,8 @@ import pytest
 import torch
 
 from vaepriors.evaluation.overfit_encoder import (COLUMNS, PANEL_KINDS, OverfitEncoderConfig, one_image_per_class,
-                                                  overfit_encoder, panel_key, run_overfit_encoder_study,
-                                                  study_objective, synthetic_distributions)
+                                                  overfit_encoder, panel_key, predicted_nelbo,
+                                                  run_overfit_encoder_study, study_objective, synthetic_distributions)
 from vaepriors.reporting.figure5 import plot_figure5
 from vaepriors.training.image_checkpoint import load_snapshot, save_atomic, snapshot_payload
 from vaepriors.training.image_config import ImageTrainConfig
@@ -50,8 +51,19 @@ def test_configurations_follow_the_paper():
     assert one_real.real[3] / one_real.fake[3] == pytest.approx(10.0)  # 10x likelier under the real distribution
     swapped = synthetic_distributions("iii", 10, 3)
     assert torch.equal(swapped.real, one_real.fake) and torch.equal(swapped.fake, one_real.real)
+    for bad in (("iv", 10, 3), ("ii", 10, 10)):
+        with pytest.raises(ValueError):
+            synthetic_distributions(*bad)
     with pytest.raises(ValueError):
-        synthetic_distributions("iv", 10, 3)
+        OverfitEncoderConfig(configurations=("i", "iv"))
+
+
+def test_predicted_nelbo_is_eq_43_in_the_scaled_objective():
+    weights = study_objective(tiny_config(), (1, 28, 28), 1.0, "cpu").w  # s = 1/784, alpha = 2
+    assert predicted_nelbo(0.1, 1.0, weights) == pytest.approx(784 / 2 * math.log(10))  # -s N* = ln(0.1) / alpha
+    assert predicted_nelbo(0.0, 0.1, weights) == math.inf  # outside the real support
+    assert math.isnan(predicted_nelbo(1.0, 0.1, weights))  # VAE-like: the optimum depends on the decoder
+    assert math.isnan(predicted_nelbo(0.1, 1.0, study_objective(tiny_config(), (1, 28, 28), 256.0, "cpu").w))
 
 
 def test_one_image_per_class_takes_the_first_of_each_class():
@@ -94,6 +106,9 @@ def test_study_frame_panels_and_figure(snapshot_path, tmp_path):
     for (name, _), count in counts.items():
         assert count == 3 * rows_per_evaluation[name]
     np.testing.assert_allclose(frame["nelbo"], frame["rec"] + frame["kl"], rtol=1e-6)
+    outside = frame[frame["p_real"] == 0]
+    assert len(outside) and np.isinf(outside["nelbo_prediction"]).all()
+    assert frame.loc[frame["configuration"] == "i", "nelbo_prediction"].isna().all()
     start = frame[frame["iteration"] == 0]
     assert start.groupby("image")["nelbo"].nunique().eq(1).all()  # every run starts from the same snapshot
     assert set(study.panels) == {panel_key(c, b, k) for c in ("i", "ii", "iii") for b in (1.0, 256.0)
@@ -113,13 +128,19 @@ def nelbo_change(frame: pd.DataFrame) -> pd.Series:
     return per_image[per_image.columns.max()] - per_image[0]
 
 
-def test_proposition_2_the_larger_the_fake_to_real_mismatch_the_more_the_nelbo_grows(snapshot_path):
+def test_proposition_2_the_larger_the_fake_to_real_mismatch_the_higher_the_nelbo(snapshot_path):
     """beta_neg = 1: in (ii) the images outside the real support are pushed to a higher NELBO than the one real image;
-    in (iii) the generated image (4x likelier under the generated distribution) more than the real-only images."""
-    config = OverfitEncoderConfig(iterations=200, eval_every=200, lr=3e-3, beta_negs=(1.0,),
+    in (iii) the generated image (4x likelier under the generated distribution) more than the real-only images, and
+    it settles around the predicted finite level ln(4) / (alpha s) = 44.4."""
+    config = OverfitEncoderConfig(iterations=600, eval_every=20, lr=3e-3, beta_negs=(1.0,),
                                   configurations=("ii", "iii"))
     frame = run_overfit_encoder_study(snapshot_path, study_images(), config).frame
     one_real = nelbo_change(frame[frame["configuration"] == "ii"])
     assert one_real.drop(0).min() > one_real[0] + 5.0
-    one_fake = nelbo_change(frame[frame["configuration"] == "iii"])
+    swapped = frame[frame["configuration"] == "iii"]
+    one_fake = nelbo_change(swapped)
     assert one_fake[0] > one_fake.drop(0).max() + 5.0
+    repelled = swapped[(swapped["set"] == "fake") & (swapped["iteration"] > 200)]
+    prediction = math.log(4) / (2.0 / 64)
+    assert repelled["nelbo_prediction"].to_numpy() == pytest.approx(prediction)
+    assert repelled["nelbo"].mean() == pytest.approx(prediction, rel=0.25)

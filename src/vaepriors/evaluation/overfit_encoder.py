@@ -15,6 +15,12 @@ vectors over them (`CONFIGURATIONS`):
           the other n - 1 images lie outside the real support);
     (iii) (ii) with real and generated swapped.
 
+What Proposition 2 predicts here: per image, with beta_rec = beta_kl = beta_neg = 1, the encoder maximises
+-s p_real N - (p_fake / alpha) exp(-alpha s N) in the image's NELBO N, stationary at N* = ln(p_fake / p_real) /
+(alpha s) - eq. 43's middle case, -s N* = (1/alpha) ln(p_real / p_fake), in the objective's scaled units. It is the
+optimum where it lies above the VAE optimum (p_fake > p_real > 0); N* = +inf outside the real support; elsewhere the
+encoder is VAE-like (`predicted_nelbo`).
+
 Choices where the paper is silent, documented here:
 * the reconstruction exp-ELBO term of training S-IntroVAE is left out: the generated distribution of the proposition
   is the fixed set, and reconstructions would add a second generated distribution that moves with the encoder;
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,7 +63,8 @@ from vaepriors.training.randomness import RunRandomness
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("configuration", "beta_neg", "iteration", "set", "image", "p_real", "p_fake", "rec", "kl", "nelbo")
+COLUMNS = ("configuration", "beta_neg", "iteration", "set", "image", "p_real", "p_fake", "rec", "kl", "nelbo",
+           "nelbo_prediction")
 PANEL_KINDS = ("real", "real_rec", "fake", "fake_rec")
 
 
@@ -90,6 +98,8 @@ CONFIGURATIONS: dict[str, Callable[[int, int], SyntheticDistributions]] = {
 def synthetic_distributions(configuration: str, n_images: int, single_image: int) -> SyntheticDistributions:
     if configuration not in CONFIGURATIONS:
         raise ValueError(f"unknown configuration {configuration!r}; choose from {sorted(CONFIGURATIONS)}")
+    if not 0 <= single_image < n_images:
+        raise ValueError(f"single_image {single_image} is not one of the {n_images} study images")
     return CONFIGURATIONS[configuration](n_images, single_image)
 
 
@@ -154,6 +164,18 @@ def encoder_loss(objective: SoftIntroObjective, model: StackedVAE, real: torch.T
     return w.scale * real_elbo + repulsion / w.alpha
 
 
+def predicted_nelbo(p_real: float, p_fake: float, weights: SoftIntroWeights) -> float:
+    """Proposition 2's NELBO (REC + KL) at the optimal encoder: ln(p_fake / p_real) / (alpha s beta) where the encoder
+    repels the image to a finite level, +inf outside the real support, NaN where it is VAE-like (the optimum then
+    depends on the decoder) or where the betas differ (no closed form in REC + KL)."""
+    if p_real == 0:
+        return math.inf
+    betas = {weights.beta_rec.item(), weights.beta_kl.item(), weights.beta_neg.item()}
+    if p_fake <= p_real or len(betas) > 1:
+        return math.nan
+    return math.log(p_fake / p_real) / (weights.alpha * weights.scale * betas.pop())
+
+
 @contextmanager
 def frozen_running_stats(module: nn.Module) -> Iterator[None]:
     """Run ``module`` in train mode but give back its buffers (BatchNorm running averages) unchanged."""
@@ -181,11 +203,15 @@ def reconstructions(model: StackedVAE, images: torch.Tensor) -> np.ndarray:
     return torch.stack(out).clamp(0.0, 1.0).float().cpu().numpy()
 
 
-def _records(model, objective, images, dists: SyntheticDistributions, iteration: int, seed: int) -> list[dict]:
+def _records(model: StackedVAE, objective: SoftIntroObjective, images: torch.Tensor, dists: SyntheticDistributions,
+             iteration: int, seed: int) -> list[dict]:
+    """One row per (set, image in its support): an image in both supports appears twice, with equal terms."""
     rec, kl = image_elbo_terms(model, objective, images, seed)
-    return [{"iteration": iteration, "set": which, "image": int(i), "p_real": dists.real[i].item(),
-             "p_fake": dists.fake[i].item(), "rec": rec[i], "kl": kl[i], "nelbo": rec[i] + kl[i]}
-            for which in ("real", "fake") for i in dists.support(which)]
+    p_real, p_fake = dists.real.tolist(), dists.fake.tolist()
+    return [{"iteration": iteration, "set": which, "image": int(i), "p_real": p_real[i], "p_fake": p_fake[i],
+             "rec": rec[i], "kl": kl[i], "nelbo": rec[i] + kl[i],
+             "nelbo_prediction": predicted_nelbo(p_real[i], p_fake[i], objective.w)}
+            for which in ("real", "fake") for i in dists.support(which).tolist()]
 
 
 def _panels(model: StackedVAE, images: torch.Tensor, dists: SyntheticDistributions) -> dict[str, np.ndarray]:

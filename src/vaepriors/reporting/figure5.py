@@ -4,7 +4,8 @@ One row per configuration (i)-(iii), split into two lines: the real distribution
 distribution's below. Left half beta_neg = 1, right half beta_neg = 256 (any beta_negs of the study, one half each).
 In each half: REC, KL and NELBO over encoder iterations, one curve per image (the colour follows the image, so an
 image in both supports has the same colour in both lines), then the image column: real images, their
-reconstructions, generated images, their reconstructions (top to bottom) after the last iteration.
+reconstructions, generated images, their reconstructions (top to bottom) after the last iteration. Dashed: the NELBO
+Proposition 2 predicts at the optimal encoder, where it is finite (`predicted_nelbo`).
 """
 
 from __future__ import annotations
@@ -42,11 +43,15 @@ def _configurations(frame: pd.DataFrame) -> list[str]:
 
 
 def _curves(ax: Axes, block: pd.DataFrame, metric: str, colours: Mapping[int, tuple]) -> None:
-    """One line per image; symlog so near-zero KLs and exploded fake KLs share an axis."""
+    """One line per image, plus Proposition 2's finite NELBO optimum dashed; symlog so near-zero KLs and exploded
+    fake KLs share an axis."""
+    ax.set_yscale("symlog", linthresh=1.0)  # before plotting, so autoscale margins are taken in symlog space
+    ax.yaxis.set_minor_formatter(NullFormatter())
     for image, curve in block.groupby("image"):
         ax.plot(curve["iteration"], curve[metric], color=colours[image], linewidth=1.0)
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.yaxis.set_minor_formatter(NullFormatter())
+        prediction = curve["nelbo_prediction"].iloc[0]
+        if metric == "nelbo" and np.isfinite(prediction):
+            ax.axhline(prediction, color=colours[image], linestyle="--", linewidth=0.8)
     ax.tick_params(labelsize=6)
 
 
@@ -72,7 +77,7 @@ def _half(sub: SubFigure, frame: pd.DataFrame, panels: Mapping[str, np.ndarray],
     """The plots of one beta_neg: rows = configurations x sets, columns = METRICS + the image column."""
     configurations = _configurations(frame)
     grid = sub.add_gridspec(2 * len(configurations), len(METRICS) + 1,
-                            width_ratios=(1,) * len(METRICS) + (1.3,))
+                            width_ratios=(1,) * len(METRICS) + (2.2,))
     sub.suptitle(rf"$\beta_{{neg}} = {beta_neg:g}$", fontsize=10)
     for row, configuration in enumerate(configurations):
         run = frame[(frame["configuration"] == configuration) & (frame["beta_neg"] == beta_neg)]
@@ -101,10 +106,11 @@ def plot_figure5(results: pd.DataFrame | PathLike, panels: Mapping[str, np.ndarr
     images = sorted(frame["image"].unique())
     colours = dict(zip(images, sns.color_palette("tab10", len(images))))
     betas = sorted(frame["beta_neg"].unique())
-    fig = Figure(figsize=(7.5 * len(betas), 2.4 * len(_configurations(frame)) + 0.8), layout="constrained")
+    fig = Figure(figsize=(9.0 * len(betas), 2.4 * len(_configurations(frame)) + 0.8), layout="constrained")
     for index, (sub, beta_neg) in enumerate(zip(np.atleast_1d(fig.subfigures(1, len(betas))), betas)):
         _half(sub, frame, panels, beta_neg, colours, left=index == 0)
     handles = [Line2D([], [], color=colours[image], label=f"image {image}") for image in images]
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(images), fontsize=7, frameon=False)
+    handles.append(Line2D([], [], color="0.3", linestyle="--", label="Prop. 2 optimum"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7, frameon=False)
     save_figure(fig, out_png)
     return fig
