@@ -108,7 +108,7 @@ def reduced_commands():
         "results/figures/figure3.png",
         "results/figures/figure6.png",
     ]
-    result = snakemake(*targets, "--dry-run", "--printshellcmds", "--cores", "2", "--configfile", REDUCED)
+    result = snakemake(*targets, "--dry-run", "--forceall", "--printshellcmds", "--cores", "2", "--configfile", REDUCED)
     assert result.returncode == 0, result.stdout
     commands = shell_commands(result.stdout)
 
@@ -122,7 +122,7 @@ def reduced_commands():
 
 def test_paper_scale_dag_plans_every_run_quickly():
     start = time.perf_counter()
-    result = snakemake("all", "--dry-run", "--quiet", "rules", "reason", "host")
+    result = snakemake("all", "--dry-run", "--forceall", "--quiet", "rules", "reason", "host")
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
@@ -134,7 +134,7 @@ def test_paper_scale_dag_plans_every_run_quickly():
 
 
 def test_reduced_dag():
-    result = snakemake("all", "--dry-run", "--quiet", "rules", "reason", "host", "--configfile", REDUCED)
+    result = snakemake("all", "--dry-run", "--forceall", "--quiet", "rules", "reason", "host", "--configfile", REDUCED)
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert counts == expected_counts(merged_config(ROOT / "config.yaml", REDUCED))
