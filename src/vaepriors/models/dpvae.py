@@ -1,0 +1,237 @@
+"""Encoders and decoders of the dpVAE paper per data set, and the VAE around them with a standard or decoupled prior.
+
+Architectures are the authors' code (reference §4; the paper's Fig. 10 is an image): the encoder maps x to 2L numbers
+(mu, logvar), the decoder maps z (N, L) to the mean of a Gaussian p(x|z) with no output nonlinearity.
+
+- ``moons``: FC 2 -> 100 -> 50 -> 2L, decoder L -> 50 -> 100 -> 2 (App. C), L = 2.
+- ``mnist`` / ``fmnist`` (Fashion-MNIST in place of MNIST in the reduced run): four convolutions (32 channels, ReLU)
+  to 32x4x4, FC 512 -> 256 -> 256 -> 2L; the decoder mirrors it with transposed convolutions. L = 2 (every released
+  config, Fig. 6). The authors' FactorVAE-on-MNIST net (``FactorMNIST``) is not provided: the paper states one
+  architecture for all regularisers.
+- ``svhn``: eight convolutions (32 channels, BN, ReLU) to 32x4x4, FC 512 -> 2L; the decoder alternates transposed and
+  plain convolutions (no BN).
+- ``celeba`` (64x64): five stride-2 convolutions (32, 64, 128, 256, 256; BN, leaky ReLU) to 256x2x2, FC 1024 -> 2L;
+  the decoder upsamples (nearest, replication pad, 3x3 conv, BN eps 1e-3, leaky ReLU) from 256x2x2.
+
+Leaky slopes. The authors' code writes ``nn.LeakyReLU(True)`` in *every* layer of the two-moons nets and of the CelebA
+encoder and decoder: the first argument is the negative slope, so the slope is 1 and these layers are the identity
+(the nets are linear apart from BN). Here they get a real slope, ``leaky_slope`` (default 0.01: PyTorch's default,
+which the intended ``inplace=True`` call would have kept, and Maas et al. [34] that the paper cites); 1.0 reproduces
+the authors' linear nets. MNIST and SVHN use ReLU as in the paper and the code.
+
+Latent sizes the paper does not state (SVHN, CelebA) are defaults of the registry, overridable by the configuration:
+SVHN L = 16 and CelebA L = 32 (reference §4 "Latent dims": CelebA needs >= 5; 1Konny's beta-VAE uses 32 on CelebA).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+from vaepriors.losses.regularisers import LatentPrior, standard_normal_prior
+from vaepriors.priors.flow import DecoupledPrior, DecoupledPriorConfig
+
+LEAKY_SLOPE = 0.01
+NetworkBuilder = Callable[[int, float], nn.Module]  # (latent_dim L, leaky_slope) -> network
+ConvSpec = tuple[type[nn.Module], int, int, int, int, int]  # (layer class, in, out, kernel, stride, padding)
+
+
+def _conv_layers(specs: list[ConvSpec], activation: Callable[[], nn.Module],
+                 batch_norm: bool = False) -> list[nn.Module]:
+    """[conv, (BN), activation] per spec."""
+    layers: list[nn.Module] = []
+    for layer, c_in, c_out, kernel, stride, padding in specs:
+        layers += [layer(c_in, c_out, kernel, stride, padding), *([nn.BatchNorm2d(c_out)] if batch_norm else []),
+                   activation()]
+    return layers
+
+
+def _mlp(widths: list[int], slope: float) -> nn.Sequential:
+    """Linear layers of the given widths with LeakyReLU(slope) between them, none after the last."""
+    layers: list[nn.Module] = []
+    for c_in, c_out in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(c_in, c_out), nn.LeakyReLU(slope)]
+    return nn.Sequential(*layers[:-1])
+
+
+# ---------------------------------------------------------------------------------------------------- two moons
+
+def moons_encoder(latent_dim: int, slope: float) -> nn.Module:
+    """(N, 2) -> (N, 2L)."""
+    return _mlp([2, 100, 50, 2 * latent_dim], slope)
+
+
+def moons_decoder(latent_dim: int, slope: float) -> nn.Module:
+    """(N, L) -> (N, 2)."""
+    return _mlp([latent_dim, 50, 100, 2], slope)
+
+
+# ------------------------------------------------------------------------------------------------- (F)MNIST 28x28
+
+_C, _T = nn.Conv2d, nn.ConvTranspose2d
+MNIST_CONVS: list[ConvSpec] = [(_C, 1, 32, 4, 2, 1), (_C, 32, 32, 3, 1, 0), (_C, 32, 32, 4, 2, 1),
+                               (_C, 32, 32, 3, 1, 0)]  # 28 -> 14 -> 12 -> 6 -> 4
+MNIST_DECONVS: list[ConvSpec] = [(_T, 32, 32, 3, 1, 0), (_T, 32, 32, 4, 2, 1), (_T, 32, 32, 3, 1, 0)]  # 4 -> 14
+
+
+def mnist_encoder(latent_dim: int, slope: float) -> nn.Module:
+    """(N, 1, 28, 28) -> (N, 2L); ``slope`` unused (ReLU)."""
+    return nn.Sequential(*_conv_layers(MNIST_CONVS, nn.ReLU), nn.Flatten(), nn.Linear(512, 256), nn.ReLU(),
+                         nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 2 * latent_dim))
+
+
+def mnist_decoder(latent_dim: int, slope: float) -> nn.Module:
+    """(N, L) -> (N, 1, 28, 28); ``slope`` unused (ReLU)."""
+    return nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 512),
+                         nn.ReLU(), nn.Unflatten(1, (32, 4, 4)), *_conv_layers(MNIST_DECONVS, nn.ReLU),
+                         nn.ConvTranspose2d(32, 1, 4, 2, 1))
+
+
+# ---------------------------------------------------------------------------------------------------- SVHN 32x32
+
+SVHN_CONVS: list[ConvSpec] = [(_C, 3, 32, 4, 2, 1), (_C, 32, 32, 3, 1, 1), (_C, 32, 32, 4, 2, 1),
+                              (_C, 32, 32, 3, 1, 1), (_C, 32, 32, 3, 1, 0), (_C, 32, 32, 3, 1, 1),
+                              (_C, 32, 32, 3, 1, 0), (_C, 32, 32, 3, 1, 1)]  # 32 -> 16 -> 8 -> 6 -> 4
+SVHN_DECONVS: list[ConvSpec] = [(_T, 32, 32, 3, 1, 0), (_C, 32, 32, 3, 1, 1), (_T, 32, 32, 3, 1, 0),
+                                (_C, 32, 32, 3, 1, 1), (_T, 32, 32, 4, 2, 1), (_C, 32, 32, 3, 1, 1),
+                                (_T, 32, 32, 4, 2, 1)]  # 4 -> 6 -> 8 -> 16 -> 32
+
+
+def svhn_encoder(latent_dim: int, slope: float) -> nn.Module:
+    """(N, 3, 32, 32) -> (N, 2L); ``slope`` unused (ReLU)."""
+    return nn.Sequential(*_conv_layers(SVHN_CONVS, nn.ReLU, batch_norm=True), nn.Flatten(),
+                         nn.Linear(512, 2 * latent_dim))
+
+
+def svhn_decoder(latent_dim: int, slope: float) -> nn.Module:
+    """(N, L) -> (N, 3, 32, 32); ``slope`` unused (ReLU)."""
+    return nn.Sequential(nn.Linear(latent_dim, 512), nn.ReLU(), nn.Unflatten(1, (32, 4, 4)),
+                         *_conv_layers(SVHN_DECONVS, nn.ReLU), nn.Conv2d(32, 3, 3, 1, 1))
+
+
+# -------------------------------------------------------------------------------------------------- CelebA 64x64
+
+CELEBA_WIDTHS = (32, 64, 128, 256, 256)  # encoder; 64 -> 32 -> 16 -> 8 -> 4 -> 2
+CELEBA_DECODER_WIDTHS = (256, 256, 128, 64, 32)  # 2 -> 4 -> 8 -> 16 -> 32, then 64 in the output layer
+
+
+def celeba_encoder(latent_dim: int, slope: float) -> nn.Module:
+    """(N, 3, 64, 64) -> (N, 2L)."""
+    specs = [(_C, c_in, c_out, 4, 2, 1) for c_in, c_out in zip((3,) + CELEBA_WIDTHS[:-1], CELEBA_WIDTHS)]
+    return nn.Sequential(*_conv_layers(specs, lambda: nn.LeakyReLU(slope), batch_norm=True), nn.Flatten(),
+                         nn.Linear(1024, 2 * latent_dim))
+
+
+def _upsample_block(c_in: int, c_out: int) -> list[nn.Module]:
+    """x2 nearest upsampling, replication pad 1, 3x3 conv: the spatial size doubles."""
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReplicationPad2d(1), nn.Conv2d(c_in, c_out, 3)]
+
+
+def celeba_decoder(latent_dim: int, slope: float) -> nn.Module:
+    """(N, L) -> (N, 3, 64, 64)."""
+    layers: list[nn.Module] = [nn.Linear(latent_dim, 1024), nn.LeakyReLU(slope), nn.Unflatten(1, (256, 2, 2))]
+    for c_in, c_out in zip(CELEBA_DECODER_WIDTHS[:-1], CELEBA_DECODER_WIDTHS[1:]):
+        layers += [*_upsample_block(c_in, c_out), nn.BatchNorm2d(c_out, eps=1e-3), nn.LeakyReLU(slope)]
+    return nn.Sequential(*layers, *_upsample_block(CELEBA_DECODER_WIDTHS[-1], 3))
+
+
+# ------------------------------------------------------------------------------------------------------ registry
+
+@dataclass(frozen=True)
+class Architecture:
+    """One data set's networks: data shape (without the batch axis), the default latent size L, the paper's batch
+    size (App. C; two moons: not stated, 100 chosen like MNIST) and the encoder/decoder builders."""
+
+    data_shape: tuple[int, ...]
+    latent_dim: int
+    batch_size: int
+    encoder: NetworkBuilder
+    decoder: NetworkBuilder
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "moons": Architecture((2,), 2, 100, moons_encoder, moons_decoder),
+    "mnist": Architecture((1, 28, 28), 2, 100, mnist_encoder, mnist_decoder),
+    "fmnist": Architecture((1, 28, 28), 2, 100, mnist_encoder, mnist_decoder),
+    "svhn": Architecture((3, 32, 32), 16, 50, svhn_encoder, svhn_decoder),
+    "celeba": Architecture((3, 64, 64), 32, 50, celeba_encoder, celeba_decoder),
+}
+
+
+def _no_flow(latent_dim: int, blocks: int, hidden: int) -> None:
+    return None
+
+
+def _decoupled_flow(latent_dim: int, blocks: int, hidden: int) -> DecoupledPrior:
+    return DecoupledPrior(DecoupledPriorConfig(latent_dim, blocks, hidden))
+
+
+PRIORS: dict[str, Callable[[int, int, int], DecoupledPrior | None]] = {
+    "standard": _no_flow, "decoupled": _decoupled_flow}
+
+
+# ---------------------------------------------------------------------------------------------------------- model
+
+class DpVAE(nn.Module):
+    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), decoder mean x_hat(z), and the prior p(z): N(0, I)
+    (``flow`` None) or the decoupled prior N(g(z); 0, I) |det dg/dz| with g = ``flow.to_base`` (paper Eq. 7)."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, flow: DecoupledPrior | None):
+        super().__init__()
+        self.encoder, self.decoder, self.latent_dim, self.flow = encoder, decoder, latent_dim, flow
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (N, *data_shape) -> mu, logvar (N, L)."""
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (N, L) -> x_hat (N, *data_shape), the mean of p(x|z)."""
+        return self.decoder(z)
+
+    def to_base(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Representation -> generation space: z0 = g(z) (N, L) and log|det dg/dz| (N,); identity for N(0, I)."""
+        return (z, z.new_zeros(z.shape[:-1])) if self.flow is None else self.flow.to_base(z)
+
+    def from_base(self, z0: torch.Tensor) -> torch.Tensor:
+        """Generation -> representation space: z = g^-1(z0) (N, L); identity for N(0, I)."""
+        return z0 if self.flow is None else self.flow.from_base(z0)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Generation (paper §4.2): z0 ~ N(0, I), z = g^-1(z0), x_hat(z); (n, *data_shape)."""
+        z0 = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+        return self.decode(self.from_base(z0))
+
+    def latent_prior(self, generator: torch.Generator | None = None, log_det: bool = True) -> LatentPrior:
+        """p(z) as the regularisers see it, drawing samples from ``generator`` on the model's current device.
+
+        ``log_det=False`` (decoupled prior only): paper-compatible log p(z) = log N(g(z); 0, I) without the Jacobian,
+        what the authors' beta-TC-dpVAE code uses in its dimension-wise KL (reference §3)."""
+        if self.flow is None:
+            return standard_normal_prior(self.latent_dim, self.device, generator)
+        flow = self.flow
+
+        def log_normal_of_base(z: torch.Tensor) -> torch.Tensor:
+            return Normal(z.new_zeros(()), z.new_ones(())).log_prob(flow.to_base(z)[0]).sum(-1)
+
+        return LatentPrior(flow.log_prob if log_det else log_normal_of_base, lambda n: flow.sample(n, generator))
+
+
+def build_dpvae(dataset: str, latent_dim: int, prior: str = "standard", flow_blocks: int = 6, flow_hidden: int = 64,
+                leaky_slope: float = LEAKY_SLOPE) -> DpVAE:
+    """The data set's networks around the named prior (``PRIORS``); PyTorch default initialisation from the global
+    RNG, so seed or fork it before calling."""
+    if dataset not in ARCHITECTURES or prior not in PRIORS:
+        raise ValueError(f"unknown dataset {dataset!r} or prior {prior!r}; datasets {sorted(ARCHITECTURES)}, "
+                         f"priors {sorted(PRIORS)}")
+    arch = ARCHITECTURES[dataset]
+    return DpVAE(arch.encoder(latent_dim, leaky_slope), arch.decoder(latent_dim, leaky_slope), latent_dim,
+                 PRIORS[prior](latent_dim, flow_blocks, flow_hidden))
