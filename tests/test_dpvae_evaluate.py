@@ -133,6 +133,22 @@ def test_low_posterior_samples_are_the_prior_candidates_farthest_from_the_refere
     assert selected.shape == (5, 2) and (selected - 3.0).norm(dim=1).min() > 2.0
 
 
+def test_density_grid_is_indexed_row_y_column_x_and_maps_q_to_the_generation_space(moons):
+    ev = _evaluation(moons, density_grid=80)
+    reference = AggregatePosterior(torch.tensor([[2.0, -1.0]]), torch.zeros(1, 2))
+    samples = {"prior_z": np.array([[4.0, 4.0]]), "prior_z0": np.array([[6.0, 0.0]])}
+    grid = dpvae_evaluate.density_grid_artifacts(ev, reference, samples,
+                                                 {"posterior_z": np.zeros((1, 2)), "posterior_z0": np.zeros((1, 2))})
+    axis, log_q = grid["grid_axis"], grid["grid_log_q"]
+    assert axis[0] == pytest.approx(-4.2) and axis[-1] == pytest.approx(4.2)  # holds every sample
+    row, column = np.unravel_index(np.argmax(log_q), log_q.shape)
+    assert axis[column] == pytest.approx(2.0, abs=0.5) and axis[row] == pytest.approx(-1.0, abs=0.5)
+    # q(z0) is a density: it integrates to ~1 over its window, as q(z) does
+    cell, cell0 = (axis[1] - axis[0]) ** 2, (grid["grid0_axis"][1] - grid["grid0_axis"][0]) ** 2
+    assert np.exp(log_q).sum() * cell == pytest.approx(0.985, abs=0.02)  # N((2, -1), I) inside [-4.2, 4.2]^2
+    assert np.exp(grid["grid0_log_q"]).sum() * cell0 == pytest.approx(1.0, abs=0.05)
+
+
 def test_evaluate_uses_the_first_heldout_examples_as_reference(moons, moons_run, monkeypatch):
     references = []
     original = dpvae_evaluate.leakage_metric
