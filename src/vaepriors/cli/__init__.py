@@ -10,6 +10,7 @@ import logging
 import sys
 
 from vaepriors.cli.common import _device  # noqa: F401  (used by tests/test_gpu_slots.py)
+from vaepriors.cli.dpvae import add_dpvae_commands
 from vaepriors.cli.image_reports import add_image_report_commands
 from vaepriors.cli.images import add_image_commands, add_image_evaluation_commands, add_overfit_encoder_command
 from vaepriors.cli.toy import add_reports, add_toy_evaluate, add_toy_train
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_image_evaluation_commands(sub)
     add_overfit_encoder_command(sub)
     add_image_report_commands(sub)
+    add_dpvae_commands(sub)
     return parser
 
 

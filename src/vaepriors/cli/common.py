@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 
 
@@ -47,6 +48,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class, exclu
         elif isinstance(default, tuple):
             kind = type(default[0]) if default else int
             parser.add_argument(flag, type=kind, nargs="*", default=list(default))
+        elif field.default_factory is not dataclasses.MISSING:  # a mapping, given as JSON
+            parser.add_argument(flag, type=json.loads, default=field.default_factory(), help="JSON object")
         elif default is dataclasses.MISSING:
             parser.add_argument(flag, required=True)
         elif default is None:  # an optional value: its type is the annotation's non-None member
