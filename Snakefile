@@ -25,9 +25,11 @@ include: "workflow/rules/toy_train.smk"
 include: "workflow/rules/toy_evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/images_common.smk"
+include: "workflow/rules/dpvae_common.smk"
 include: "workflow/rules/images_train.smk"
 include: "workflow/rules/images_evaluate.smk"
 include: "workflow/rules/images_report.smk"
+include: "workflow/rules/dpvae.smk"
 
 
 localrules:
@@ -39,3 +41,4 @@ rule all:
     input:
         all_targets(),
         image_targets(),
+        dpvae_targets(),

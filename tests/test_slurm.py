@@ -33,10 +33,11 @@ RUN_LIMIT_S = 600  # the tiny workflow takes 1-3 minutes on the 2-CPU CI node
 INIT_S = 2  # first status check this soon after a submission (the profile's 20 s would slow the test)
 GPU_RULES = {"toy_train_grid", "toy_train_seeds", "toy_train_baseline", "toy_evaluate"}
 LOCAL_RULES = {"table", "figure3", "figure6", "all"}
-IMAGE_GPU_RULES = {"image_warmup", "image_train", "image_evaluate", "overfit_encoder"}  # (+ train_fid_classifier with classifier FID)
+IMAGE_GPU_RULES = {"image_warmup", "image_train", "image_evaluate", "overfit_encoder", "dpvae_train",
+                   "dpvae_evaluate"}  # (+ train_fid_classifier with classifier FID)
 IMAGE_CPU_RULES = {"fetch_images", "image_tsne"}
 IMAGE_LOCAL_RULES = {"image_table", "figure2a", "figure2b", "figure4", "figure5", "figure7", "figure8", "figure9",
-                     "image_samples"}
+                     "image_samples", "dpvae_table1", "dpvae_figure", "dpvae_pair_figure"}
 # The SLURM run of the tiny configuration covers the 2D chain (the image rules are planned by the dry runs above).
 TOY_TARGETS = ["results/tables/table1.csv", "results/tables/table3.csv", "results/tables/table4.tex",
                "results/figures/figure3.png", "results/figures/figure6.png"]

@@ -69,8 +69,26 @@ def expected_counts(config):
         "toy_train_baseline": datasets * 2,  # closed-form and Monte-Carlo KL
     }
     # Both configs hold sintro_sg and the Figure 3 configurations: all three tables, both figures.
-    return {**runs, "toy_evaluate": sum(runs.values()), "table": 3, "figure3": 1, "figure6": 1, "all": 1,
-            **expected_image_counts(config["images"])}
+    counts = {**runs, "toy_evaluate": sum(runs.values()), "table": 3, "figure3": 1, "figure6": 1, "all": 1,
+              **expected_image_counts(config["images"])}
+    for rule, n in expected_dpvae_counts(config["dpvae"], config["images"]).items():
+        counts[rule] = counts.get(rule, 0) + n
+    return counts
+
+
+def expected_dpvae_counts(dpvae, images):
+    """dpVAE jobs: one training and one evaluation per (dataset, regulariser, prior, seed), Table 1, figures."""
+    datasets = dpvae["datasets"]
+    if not datasets:
+        return {}
+    runs = len(datasets) * len(dpvae["regularisers"]) * len(dpvae["priors"]) * len(dpvae["seeds"])
+    image_datasets = [d for d in datasets if d != "moons"]
+    figures = 2 * bool(image_datasets) + ("moons" in datasets)  # 4, 5 and 3
+    pairs = ("moons" in datasets) + (dpvae["figures"]["traversal_dataset"] in image_datasets)  # 1 and 6
+    figures += dpvae["figures"]["traversal_dataset"] in image_datasets  # 8
+    return {"dpvae_train": runs, "dpvae_evaluate": runs, "dpvae_table1": 1, "dpvae_figure": figures,
+            "dpvae_pair_figure": pairs,
+            "fetch_images": len(set(image_datasets) - set(images["datasets"]))}
 
 
 def expected_image_counts(images):
@@ -130,6 +148,8 @@ def test_paper_scale_dag_plans_every_run_quickly():
     assert counts["toy_train_grid"] == 4 * 8
     # 3 datasets x (SG + 8 MoG configurations x 4 r_entropy) x 3 seeds, + the 2 runs of Figure 2a; shared warm-ups
     assert counts["image_train"] == 3 * 33 * 3 + 2 and counts["image_warmup"] == 3 * 5 * 3 + 1
+    # dpVAE: 4 data sets x 5 regularisers x {N(0, I), decoupled} x 1 seed
+    assert counts["dpvae_train"] == 4 * 5 * 2
     assert elapsed < 10, f"the paper-scale dry run took {elapsed:.1f} s"
 
 

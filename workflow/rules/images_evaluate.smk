@@ -10,7 +10,7 @@ rule train_fid_classifier:
     log:
         "results/logs/train_fid_classifier/{dataset}.log",
     wildcard_constraints:
-        dataset=alternatives(IMAGE_DATASETS),
+        dataset=alternatives(FETCHED_DATASETS),
     conda:
         "../../envs/vaepriors.yaml"
     threads: JOBS["image_evaluate"]["threads"]

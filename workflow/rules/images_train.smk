@@ -9,7 +9,7 @@ rule fetch_images:
     log:
         "results/logs/fetch_images/{dataset}.log",
     wildcard_constraints:
-        dataset=alternatives(IMAGE_DATASETS),
+        dataset=alternatives(FETCHED_DATASETS),
     conda:
         "../../envs/vaepriors.yaml"
     threads: 1

@@ -1,0 +1,134 @@
+# dpVAE study: one training and one evaluation job per (dataset, regulariser, prior, seed), then Table 1 and
+# Figures 1, 3, 4, 5, 6, 8. Training jobs resume from their checkpoint when started again.
+
+
+localrules:
+    dpvae_table1,
+    dpvae_pair_figure,
+    dpvae_figure,
+
+
+rule dpvae_train:
+    input:
+        unpack(dpvae_data_input),
+    output:
+        final="results/dpvae/{dataset}/{regulariser}/{prior}/seed{seed}/final.pt",
+        status="results/dpvae/{dataset}/{regulariser}/{prior}/seed{seed}/status.json",
+    log:
+        "results/logs/dpvae_train/{dataset}/{regulariser}/{prior}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/dpvae_train/{dataset}/{regulariser}/{prior}/seed{seed}.tsv"
+    wildcard_constraints:
+        dataset=alternatives(DPVAE_DATASETS),
+        regulariser=alternatives(DPVAE_REGULARISERS),
+        prior="standard|decoupled",
+        seed=r"\d+",
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["image_train"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=JOBS["image_train"]["mem_mb"],
+        runtime=JOBS["image_train"]["runtime"],
+    params:
+        training=dpvae_train_args,
+        data=dpvae_data_args,
+        out_dir=lambda wildcards, output: os.path.dirname(output.final),
+    shell:
+        "vaepriors dpvae-train {params.data} {params.training} --out-dir {params.out_dir:q}"
+        " --device auto --threads {threads} > {log:q} 2>&1"
+
+
+rule dpvae_evaluate:
+    input:
+        unpack(dpvae_data_input),
+        unpack(dpvae_classifier_input),
+        final="results/dpvae/{dataset}/{regulariser}/{prior}/seed{seed}/final.pt",
+    output:
+        json="results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.json",
+        npz="results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.npz",
+    log:
+        "results/logs/dpvae_evaluate/{dataset}/{regulariser}/{prior}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/dpvae_evaluate/{dataset}/{regulariser}/{prior}/seed{seed}.tsv"
+    wildcard_constraints:
+        dataset=alternatives(DPVAE_DATASETS),
+        regulariser=alternatives(DPVAE_REGULARISERS),
+        prior="standard|decoupled",
+        seed=r"\d+",
+    conda:
+        "../../envs/vaepriors.yaml"
+    threads: JOBS["image_evaluate"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=JOBS["image_evaluate"]["mem_mb"],
+        runtime=JOBS["image_evaluate"]["runtime"],
+    params:
+        data=dpvae_data_args,
+        evaluation=dpvae_evaluation_args,
+    shell:
+        "vaepriors dpvae-evaluate --dataset {wildcards.dataset} {params.data} --snapshot {input.final:q}"
+        " {params.evaluation} --out-json {output.json:q} --out-npz {output.npz:q}"
+        " --device auto --threads {threads} > {log:q} 2>&1"
+
+
+rule dpvae_table1:
+    input:
+        evaluations=dpvae_figure_files(DPVAE_DATASETS, "json"),
+    output:
+        tex=report("results/tables/dpvae_table1.tex", caption="../report/table.rst", category="Tables",
+                   labels={"table": "dpvae_table1", "format": "LaTeX"}),
+        csv="results/tables/dpvae_table1.csv",
+    log:
+        "results/logs/table/dpvae_table1.log",
+    conda:
+        "../../envs/vaepriors.yaml"
+    shell:
+        "vaepriors dpvae-table1 --evaluations {input.evaluations:q} --out-tex {output.tex:q}"
+        " --out-csv {output.csv:q} > {log:q} 2>&1"
+
+
+rule dpvae_pair_figure:
+    input:
+        standard=lambda wildcards: dpvae_eval_file(
+            "moons" if wildcards.number == "1" else DPVAE["figures"]["traversal_dataset"],
+            DPVAE["figures"]["regulariser"], "standard", DPVAE["seeds"][0], "npz"),
+        decoupled=lambda wildcards: dpvae_eval_file(
+            "moons" if wildcards.number == "1" else DPVAE["figures"]["traversal_dataset"],
+            DPVAE["figures"]["regulariser"], "decoupled", DPVAE["seeds"][0], "npz"),
+    output:
+        png=report("results/figures/dpvae_figure{number}.png", category="Figures",
+                   labels={"figure": "dpvae_figure{number}"}),
+        pdf="results/figures/dpvae_figure{number}.pdf",
+    log:
+        "results/logs/dpvae_figure{number}.log",
+    wildcard_constraints:
+        number="1|6",
+    conda:
+        "../../envs/vaepriors.yaml"
+    shell:
+        "vaepriors dpvae-figure{wildcards.number} --standard {input.standard:q} --decoupled {input.decoupled:q}"
+        " --out {output.png:q} > {log:q} 2>&1"
+
+
+rule dpvae_figure:
+    input:
+        artifacts=lambda wildcards: {
+            "3": dpvae_figure_files(["moons"], "npz"),
+            "4": dpvae_figure_files(DPVAE_IMAGE_DATASETS, "npz"),
+            "5": dpvae_figure_files(DPVAE_IMAGE_DATASETS, "npz"),
+            "8": [dpvae_eval_file(DPVAE["figures"]["traversal_dataset"], DPVAE["figures"]["regulariser"],
+                                  "decoupled", DPVAE["seeds"][0], "npz")],
+        }[wildcards.number],
+    output:
+        png=report("results/figures/dpvae_figure{number}.png", category="Figures",
+                   labels={"figure": "dpvae_figure{number}"}),
+        pdf="results/figures/dpvae_figure{number}.pdf",
+    log:
+        "results/logs/dpvae_figure{number}.log",
+    wildcard_constraints:
+        number="3|4|5|8",
+    conda:
+        "../../envs/vaepriors.yaml"
+    shell:
+        "vaepriors dpvae-figure{wildcards.number} --artifacts {input.artifacts:q} --out {output.png:q} > {log:q} 2>&1"

@@ -1,0 +1,71 @@
+# Python helpers of the dpVAE study: run lists and CLI flags (no torch, no vaepriors import).
+
+import json
+
+DPVAE = config["dpvae"]
+DPVAE_DATASETS = DPVAE["datasets"]
+DPVAE_REGULARISERS = DPVAE["regularisers"]
+DPVAE_IMAGE_DATASETS = [d for d in DPVAE_DATASETS if d != "moons"]
+# fetch_images serves both studies.
+FETCHED_DATASETS = list(dict.fromkeys(IMAGE_DATASETS + DPVAE_IMAGE_DATASETS))
+
+
+def dpvae_runs(datasets=None):
+    """(dataset, regulariser, prior, seed) of every dpVAE run."""
+    return [(d, r, p, s) for d in (datasets or DPVAE_DATASETS) for r in DPVAE_REGULARISERS
+            for p in DPVAE["priors"] for s in DPVAE["seeds"]]
+
+
+def dpvae_eval_file(dataset, regulariser, prior, seed, ext):
+    return f"results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.{ext}"
+
+
+def dpvae_train_args(wildcards):
+    spec = DPVAE_REGULARISERS[wildcards.regulariser]
+    options = {**DPVAE["training"], **DPVAE.get("per_dataset", {}).get(wildcards.dataset, {}),
+               "dataset": wildcards.dataset, "regulariser": spec["regulariser"], "prior": wildcards.prior,
+               "seed": int(wildcards.seed)}
+    params = shlex.quote(json.dumps(spec.get("regulariser_params", {}), sort_keys=True))
+    return cli_flags(options) + f" --regulariser-params {params}"
+
+
+def dpvae_data_input(wildcards):
+    return {} if wildcards.dataset == "moons" else {"data": f"results/data/{wildcards.dataset}.pt"}
+
+
+def dpvae_data_args(wildcards, input):
+    return f"--data {shlex.quote(input.data)}" if "data" in input.keys() else ""
+
+
+def dpvae_classifier_input(wildcards):
+    """The offline FID extractor of an image data set when dpvae.evaluation asks for the classifier."""
+    if wildcards.dataset != "moons" and DPVAE["evaluation"].get("fid_extractor") == "classifier":
+        return {"classifier": f"results/fid/{wildcards.dataset}/classifier.pt"}
+    return {}
+
+
+def dpvae_evaluation_args(wildcards, input):
+    options = dict(DPVAE["evaluation"])
+    if "classifier" in input.keys():
+        options["fid_weights"] = input.classifier
+    return cli_flags(options)
+
+
+def dpvae_figure_files(datasets, ext, regularisers=None, priors=None):
+    return [dpvae_eval_file(d, r, p, s, ext) for d, r, p, s in dpvae_runs(datasets)
+            if (regularisers is None or r in regularisers) and (priors is None or p in priors)]
+
+
+def dpvae_targets():
+    """dpVAE Table 1 and the figures whose data sets are configured."""
+    if not DPVAE_DATASETS:
+        return []
+    figures = []
+    if "moons" in DPVAE_DATASETS:
+        figures += ["dpvae_figure1", "dpvae_figure3"]
+    if DPVAE_IMAGE_DATASETS:
+        figures += ["dpvae_figure4", "dpvae_figure5"]
+    if DPVAE["figures"].get("traversal_dataset") in DPVAE_IMAGE_DATASETS:
+        figures += ["dpvae_figure6", "dpvae_figure8"]
+    return ["results/tables/dpvae_table1.tex", "results/tables/dpvae_table1.csv"] + [
+        f"results/figures/{name}.png" for name in figures]
