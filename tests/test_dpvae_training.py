@@ -10,7 +10,7 @@ from vaepriors.losses.regularisers import REGULARISERS
 from vaepriors.models.dpvae import ARCHITECTURES, build_dpvae
 from vaepriors.training.dpvae_config import DpVAEConfig
 from vaepriors.training.dpvae_trainer import BatchSchedule, DpVAETrainer, load_dpvae, run_dpvae
-from vaepriors.training.image_checkpoint import save_atomic
+from vaepriors.atomic import save_atomic
 
 SMALL_DISCRIMINATOR = {"factor": {"hidden": 32}}  # the 5 x 1000 default is tested in test_regularisers.py
 

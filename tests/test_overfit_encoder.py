@@ -12,7 +12,8 @@ from vaepriors.evaluation.overfit_encoder import (COLUMNS, PANEL_KINDS, OverfitE
                                                   overfit_encoder, panel_key, predicted_nelbo,
                                                   run_overfit_encoder_study, study_objective, synthetic_distributions)
 from vaepriors.reporting.figure5 import plot_figure5
-from vaepriors.training.image_checkpoint import load_snapshot, save_atomic, snapshot_payload
+from vaepriors.atomic import save_atomic
+from vaepriors.training.image_checkpoint import load_snapshot, snapshot_payload
 from vaepriors.training.image_config import ImageTrainConfig
 from vaepriors.training.image_trainer import ImageTrainer
 

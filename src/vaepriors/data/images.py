@@ -15,6 +15,7 @@ from typing import Mapping
 
 import torch
 
+from vaepriors.atomic import save_atomic
 from vaepriors.data.checksums import STANDARD_CHECKSUMS, Checksum, DatasetError
 from vaepriors.data.image_sources import IMAGE_SOURCES, Splits, download, read_splits
 
@@ -48,11 +49,7 @@ class ImageData:
 
     def save(self, path: str | os.PathLike) -> None:
         """``torch.save`` of a plain dict, written to a temporary file first so a crash never leaves half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        torch.save(dict(vars(self)), temporary)
-        os.replace(temporary, path)
+        save_atomic(dict(vars(self)), path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ImageData:

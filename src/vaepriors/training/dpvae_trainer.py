@@ -31,7 +31,7 @@ from vaepriors.losses.gaussian import reparameterize
 from vaepriors.losses.regularisers import REGULARISERS, Regulariser, make_regulariser
 from vaepriors.models.dpvae import ARCHITECTURES, DpVAE, build_dpvae
 from vaepriors.training.dpvae_config import DpVAEConfig, likelihood_record
-from vaepriors.training.image_checkpoint import save_atomic
+from vaepriors.atomic import save_atomic
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]

@@ -1,8 +1,7 @@
-"""Files of an image run (docs/images.md): atomic writes, model snapshots and their loading."""
+"""Files of an image run (docs/images.md): model snapshots and their loading."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,15 +11,6 @@ from vaepriors.models.image import build_image_vae
 from vaepriors.models.vae import StackedVAE
 from vaepriors.priors import StandardGaussianPrior, VampPrior
 from vaepriors.training.image_config import ImageTrainConfig
-
-
-def save_atomic(payload: object, path: str | Path) -> None:
-    """Write to a temporary file, then rename: a killed job never leaves a truncated file that looks complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
 
 
 def snapshot_payload(config: ImageTrainConfig, model: StackedVAE, epoch: int, image_shape) -> dict:

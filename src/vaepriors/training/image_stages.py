@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from vaepriors.training.image_checkpoint import save_atomic, snapshot_payload
+from vaepriors.atomic import save_atomic
+from vaepriors.training.image_checkpoint import snapshot_payload
 from vaepriors.training.image_config import ImageTrainConfig
 from vaepriors.training.image_trainer import ImageTrainer
 

@@ -8,13 +8,13 @@ iteration of IP runs, then each iteration is an encoder step followed by a decod
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import trange
 
+from vaepriors.atomic import save_atomic
 from vaepriors.data.toy2d import get_sampler
 from vaepriors.losses.kl import make_kl
 from vaepriors.losses.soft_intro import SoftIntroObjective, SoftIntroWeights
@@ -118,13 +118,8 @@ class ToyTrainer:
 
 def save_runs(runs: ToyRuns, path: str | Path) -> None:
     """Atomic write: a killed job never leaves a truncated file that looks complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"config": runs.config.to_dict(), "state": runs.model.state_dict(),
-               "prior": type(runs.model.prior).__name__, "diverged_at": runs.diverged_at}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_atomic({"config": runs.config.to_dict(), "state": runs.model.state_dict(),
+                 "prior": type(runs.model.prior).__name__, "diverged_at": runs.diverged_at}, path)
 
 
 def load_runs(path: str | Path, device: torch.device | str = "cpu") -> ToyRuns:
