@@ -38,6 +38,7 @@ from vaepriors.training.randomness import RunRandomness
 log = logging.getLogger(__name__)
 FID_MODES = ("standard", "paper")
 CHECKPOINT_POLICIES = ("best_fid", "final")
+FINAL = "final.pt"
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,13 @@ class ImageEvaluator:
         self.test_images, self.test_labels = test
         self.status = json.loads((self.run_dir / "status.json").read_text())
         self.features = fid_features(config.fid_extractor, config.fid_weights)
-        order = torch.randperm(len(self.train_images), generator=torch.Generator().manual_seed(config.seed))
-        self.reference = self.train_images[order[:config.fid_images]]
+        self.reference = self._shuffled_train(config.seed)
+        self.to_reconstruct = self._shuffled_train(config.seed + 1)  # "a different shuffled pass" (reference §10.2)
+
+    def _shuffled_train(self, seed: int) -> torch.Tensor:
+        """The first ``fid_images`` training images of a seeded shuffle, as the authors' shuffled loader gives."""
+        order = torch.randperm(len(self.train_images), generator=torch.Generator().manual_seed(seed))
+        return self.train_images[order[:self.config.fid_images]]
 
     def _rnd(self) -> RunRandomness:
         return RunRandomness([self.config.seed], self.device)
@@ -152,19 +158,18 @@ class ImageEvaluator:
 
     def evaluate(self) -> tuple[dict, pd.DataFrame, dict[str, np.ndarray]]:
         cfg = self.config
-        final = self._load("final.pt")
+        final = self._load(FINAL)
         batch = final.config.batch_size
         real_features = {mode: self._features(self.reference, mode, batch) for mode in FID_MODES}
         reference = {mode: FeatureStatistics.from_features(f) for mode, f in real_features.items()}
-        history = self._fid_history(reference, batch)
+        history, fake_features = self._fid_history(reference, batch)
         name, epoch = self._select(history)
         log.info("checkpoint %s (epoch %d) by policy %s", name, epoch, cfg.checkpoint_policy)
-        snapshot = self._load(name)
-        model, record = snapshot.model, self._identity(final, name, epoch)
-        fake, _ = generate(model, len(self.reference), batch, self._rnd())
+        model, record = self._load(name).model, self._identity(final, name, epoch)
         record.update(history.loc[history["file"] == name, ["fid_gen_standard", "fid_gen_paper"]].iloc[0].to_dict())
-        record.update(self._fids(reconstruct(model, self.reference, batch, self._rnd()), reference, batch, "fid_rec"))
-        pr = precision_recall(real_features["paper"], self._features(fake, "paper", batch), device=self.device)
+        record.update(self._fids(reconstruct(model, self.to_reconstruct, batch, self._rnd()), reference, batch,
+                                 "fid_rec"))
+        pr = precision_recall(real_features["paper"], fake_features[name], device=self.device)
         record.update(precision=pr.precision, recall=pr.recall)
         refresh_batch_norm(model, self.train_images, batch, self.device)
         model.eval()
@@ -173,24 +178,33 @@ class ImageEvaluator:
         record["entropy"] = entropy
         return record, history, self._latents(model, mean_resp, batch)
 
-    def _fid_history(self, reference: dict, batch_size: int) -> pd.DataFrame:
-        rows = []
-        files = [f"snapshots/epoch{e:03d}.pt" for e in self.status["snapshots"]] + ["final.pt"]
+    def _fid_history(self, reference: dict, batch_size: int) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
+        """FID(GEN) of every snapshot and of the final model. Also returns the paper-mode features of the generated
+        images of every model ``_select`` can still choose (the final model and the best snapshot so far), so that
+        precision/recall reuse them instead of generating and extracting them again."""
+        rows, kept, best = [], {}, math.inf
+        files = [f"snapshots/epoch{e:03d}.pt" for e in self.status["snapshots"]] + [FINAL]
         for name in files:
             snapshot = self._load(name)
             fake, _ = generate(snapshot.model, len(self.reference), batch_size, self._rnd())
-            fids = self._fids(fake, reference, batch_size, "fid_gen")
+            features = {mode: self._features(fake, mode, batch_size) for mode in FID_MODES}
+            fids = {f"fid_gen_{mode}": fid_from_statistics(reference[mode], FeatureStatistics.from_features(f))
+                    for mode, f in features.items()}
             rows.append({"epoch": snapshot.epoch, "file": name, **fids})
             log.info("%s: %s", name, fids)
-        return pd.DataFrame(rows)
+            if name == FINAL or fids[self.config.selection_fid] < best:  # NaN never wins, as in _select
+                if name != FINAL:
+                    best, kept = fids[self.config.selection_fid], {}
+                kept[name] = features["paper"]
+        return pd.DataFrame(rows), kept
 
     def _select(self, history: pd.DataFrame) -> tuple[str, int]:
         """Lowest ``selection_fid`` among the snapshots (paper), or the final model (also when no snapshot is
         finite, e.g. a run that diverged before its first measurement)."""
-        candidates = history[history["file"] != "final.pt"]
+        candidates = history[history["file"] != FINAL]
         candidates = candidates[np.isfinite(candidates[self.config.selection_fid])]
         if self.config.checkpoint_policy == "final" or candidates.empty:
-            row = history[history["file"] == "final.pt"].iloc[0]
+            row = history[history["file"] == FINAL].iloc[0]
         else:
             row = candidates.loc[candidates[self.config.selection_fid].idxmin()]
         return row["file"], int(row["epoch"])
