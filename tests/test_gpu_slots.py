@@ -119,7 +119,7 @@ def test_without_gpu_device_auto_is_cpu(tmp_path):
     """On a machine without a GPU, the CLI's `--device auto` runs on the CPU and sets no CUDA_VISIBLE_DEVICES."""
     env = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", gpu_slots.ENV_IDS)}
     env[gpu_slots.ENV_LOCK_DIR] = str(tmp_path)
-    code = ("import os; from vaepriors.cli import _device; "
+    code = ("import os; from vaepriors.cli.common import _device; "
             "print(_device('auto'), os.environ.get('CUDA_VISIBLE_DEVICES'))")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,7 @@
 """Command-line interface called by the Snakemake rules (one sub-command per pipeline step).
 
-Heavy imports (torch, matplotlib) happen inside the handlers, so ``vaepriors --help`` stays fast.
+The image and dpVAE sub-commands take their flags from the typed config dataclasses, so building the parser imports
+torch; everything else (matplotlib, torch-fidelity, scikit-learn, the data) loads inside the handlers.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import argparse
 import logging
 import sys
 
-from vaepriors.cli.common import _device  # noqa: F401  (used by tests/test_gpu_slots.py)
 from vaepriors.cli.dpvae import add_dpvae_commands
 from vaepriors.cli.image_reports import add_image_report_commands
 from vaepriors.cli.images import add_image_commands, add_image_evaluation_commands, add_overfit_encoder_command
