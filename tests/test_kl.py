@@ -2,7 +2,6 @@ import math
 
 import torch
 
-from vaepriors.losses.gaussian import mixture_log_density
 from vaepriors.losses.kl import ClosedFormKL, MonteCarloKL, kl_monte_carlo
 from vaepriors.priors import MixtureParams
 from vaepriors.training.randomness import RunRandomness
@@ -33,9 +32,8 @@ def test_monte_carlo_mog_kl_matches_grid_quadrature():
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")
     z = torch.stack([xs.flatten(), ys.flatten()], dim=1)[None]
     q = MixtureParams(mu_q.double(), logvar_q.double(), torch.zeros(1, 1, dtype=torch.float64))
-    log_q = mixture_log_density(z, q)
-    log_p = mixture_log_density(z, MixtureParams(*(t.double() for t in (prior.mu, prior.logvar,
-                                                                          prior.log_weights))))
+    log_q = q.log_density(z)
+    log_p = MixtureParams(*(t.double() for t in (prior.mu, prior.logvar, prior.log_weights))).log_density(z)
     cell = (axis[1] - axis[0]) ** 2
     brute_force = (log_q.exp() * (log_q - log_p)).sum() * cell
     mc = MonteCarloKL(200_000)(mu_q, logvar_q, prior, RunRandomness([1])).per_sample
@@ -67,6 +65,4 @@ def test_expanded_quadratic_form_matches_the_direct_float64_density():
               - 0.5 * (((z.double().unsqueeze(-2) - prior.mu.double().unsqueeze(1)).square()
                         * torch.exp(-prior.logvar.double()).unsqueeze(1)).sum(-1)
                        + prior.logvar.double().sum(-1).unsqueeze(1) + 2 * math.log(2 * math.pi)))
-    from vaepriors.losses.gaussian import mixture_log_joint
-
-    torch.testing.assert_close(mixture_log_joint(z, prior).double(), direct, atol=2e-3, rtol=1e-5)
+    torch.testing.assert_close(prior.log_joint(z).double(), direct, atol=2e-3, rtol=1e-5)

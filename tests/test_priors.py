@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vaepriors.models.stacked import StackedMLP
-from vaepriors.priors import MixtureOfGaussiansPrior, MixtureParams, VampPrior, sample_prior
+from vaepriors.priors import MixtureOfGaussiansPrior, MixtureParams, VampPrior
 from vaepriors.training.randomness import RunRandomness
 
 
@@ -15,7 +15,7 @@ def _encoder(runs=1):
 def test_vamp_components_are_encoder_posteriors_of_the_pseudo_inputs():
     encoder, pseudo = _encoder(), torch.randn(1, 5, 2)
     prior = VampPrior(pseudo, learnable_contributions=False)
-    params = prior.component_params(encoder)
+    params = prior.distribution(encoder)
     mu, logvar = encoder(pseudo).chunk(2, dim=-1)
     torch.testing.assert_close(params.mu, mu)
     torch.testing.assert_close(params.logvar, logvar)
@@ -29,12 +29,12 @@ def test_vamp_to_mog_weights_authors_quirk_and_preserved():
     with torch.no_grad():
         prior.logits.copy_(torch.tensor([[3.0, 0.0, -1.0, 0.5]]))
     learned = torch.softmax(prior.logits, -1)
-    authors = prior.to_mixture(encoder, "authors").component_params(encoder).log_weights.exp()
-    preserved = prior.to_mixture(encoder, "preserve").component_params(encoder).log_weights.exp()
+    authors = prior.to_mixture(encoder, "authors").distribution(encoder).log_weights.exp()
+    preserved = prior.to_mixture(encoder, "preserve").distribution(encoder).log_weights.exp()
     torch.testing.assert_close(authors, torch.softmax(learned, -1))  # softmax(softmax(w)): nearly uniform
     torch.testing.assert_close(preserved, learned)
     mog = prior.to_mixture(encoder, "preserve")
-    torch.testing.assert_close(mog.mu, prior.component_params(encoder).mu)
+    torch.testing.assert_close(mog.mu, prior.distribution(encoder).mu)
     assert isinstance(mog.logits, torch.nn.Parameter)
 
 
@@ -48,7 +48,7 @@ def test_prior_samples_match_mixture_moments_and_are_reparameterised():
     logvar = torch.tensor([[[-2.0, -2.0], [0.0, -1.0]]], requires_grad=True)
     logits = torch.log(torch.tensor([[0.25, 0.75]])).requires_grad_()
     params = MixtureParams(mu, logvar, logits)
-    z = sample_prior(params, 200_000, RunRandomness([0]))
+    z = params.sample(200_000, RunRandomness([0]))
     weights = torch.tensor([0.25, 0.75])
     expected_mean = (weights[:, None] * mu[0]).sum(0)
     torch.testing.assert_close(z[0].mean(0), expected_mean.detach(), atol=0.02, rtol=0)
@@ -59,8 +59,8 @@ def test_prior_samples_match_mixture_moments_and_are_reparameterised():
 
 def test_samples_per_run_do_not_depend_on_the_other_runs():
     params = MixtureParams(torch.randn(3, 4, 2), torch.randn(3, 4, 2), torch.log_softmax(torch.randn(3, 4), -1))
-    together = sample_prior(params, 10, RunRandomness([5, 6, 7]))
-    alone = sample_prior(MixtureParams(params.mu[1:2], params.logvar[1:2], params.log_weights[1:2]), 10,
+    together = params.sample(10, RunRandomness([5, 6, 7]))
+    alone = MixtureParams(params.mu[1:2], params.logvar[1:2], params.log_weights[1:2]).sample(10,
                          RunRandomness([6]))
     torch.testing.assert_close(together[1:2], alone)
 

@@ -99,7 +99,8 @@ def expected_image_counts(images):
 
     datasets, figures = images["datasets"], images["figures"]
     runs = {(d, c, r, s) for d in datasets for c in images["study_configurations"]
-            for r in ([0] if c == "sg" else images["r_entropy"]) for s in images["seeds"]}
+            for r in (images["r_entropy"] if images["configurations"][c]["prior"] == "vamp" else [0])
+            for s in images["seeds"]}
     runs |= {(figures["figure2a"]["dataset"], c, 0, figures["seed"]) for c in figures["figure2a"]["configurations"]}
     warmups = {(d, warmup(c), s) for d, c, _, s in runs}
     tsne = {(d, c, r) for d, c, r, s in runs if s == figures["seed"] and c in images["study_configurations"]}
@@ -145,9 +146,10 @@ def test_paper_scale_dag_plans_every_run_quickly():
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert counts == expected_counts(merged_config(ROOT / "config.yaml"))
-    assert counts["toy_train_grid"] == 4 * 8
-    # 3 datasets x (SG + 8 MoG configurations x 4 r_entropy) x 3 seeds, + the 2 runs of Figure 2a; shared warm-ups
-    assert counts["image_train"] == 3 * 33 * 3 + 2 and counts["image_warmup"] == 3 * 5 * 3 + 1
+    assert counts["toy_train_grid"] == 4 * 10  # the paper's 8 configurations + the 2 decoupled-prior ones
+    # 3 datasets x (SG + 8 MoG configurations x 4 r_entropy + 2 flow) x 3 seeds, + the 2 runs of Figure 2a; shared
+    # warm-ups (SG, flow, 4 VAMP)
+    assert counts["image_train"] == 3 * 35 * 3 + 2 and counts["image_warmup"] == 3 * 6 * 3 + 1
     # dpVAE: 4 data sets x 5 regularisers x {N(0, I), decoupled} x 1 seed
     assert counts["dpvae_train"] == 4 * 5 * 2
     assert elapsed < 10, f"the paper-scale dry run took {elapsed:.1f} s"
@@ -158,7 +160,8 @@ def test_reduced_dag():
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert counts == expected_counts(merged_config(ROOT / "config.yaml", REDUCED))
-    assert counts["toy_train_grid"] == 4 * 6
+    assert counts["toy_train_grid"] == 4 * 7  # Table 1's six configurations + the decoupled prior with IP
+    assert counts["dpvae_train"] == 2 * 5 * 2  # two moons and Fashion-MNIST x 5 regularisers x 2 priors
 
 
 def test_parsing_the_workflow_does_not_import_torch():
@@ -294,7 +297,8 @@ def test_report_commands(reduced_commands):
         return re.search(rf"{flag} (.*?) --", command).group(1).split()
 
     table1 = files(reduced_commands("vaepriors table1 "), "--metrics")
-    configurations = ["vae_sg", "sintro_sg", "sintro_mog", "sintro_mog_ip", "sintro_mog_lc", "sintro_mog_lc_ip"]
+    configurations = ["vae_sg", "sintro_sg", "sintro_mog", "sintro_mog_ip", "sintro_mog_lc", "sintro_mog_lc_ip",
+                      "sintro_flow_ip"]  # the reduced run has the decoupled prior with IP, not its warm-up-only twin
     assert table1 == [f"results/toy/{d}/seeds/{c}/metrics.csv" for d in datasets for c in configurations]
     table3 = files(reduced_commands("vaepriors table3 "), "--metrics")
     assert table3 == [f"results/toy/{d}/grid/sintro_sg/metrics.csv" for d in datasets]

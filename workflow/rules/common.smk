@@ -27,6 +27,8 @@ TABLE1_CONFIGURATIONS = [
     "sintro_mog_ip",
     "sintro_mog_lc",
     "sintro_mog_lc_ip",
+    "sintro_flow",  # beyond the paper: the decoupled (flow) prior, columns after the paper's
+    "sintro_flow_ip",
 ]
 FIGURE3_CONFIGURATIONS = ["sintro_sg", "sintro_mog_lc", "sintro_mog_lc_ip"]
 # Table 3 (grid optimum) and Table 4 ("replicated" column) use the S-IntroVAE + standard Gaussian runs.

@@ -24,10 +24,10 @@ _check_images_config()
 
 
 def warmup_key(configuration):
-    """sg, vamp{K} or vamp{K}_lc: the runs with the same key (and dataset, seed) share one warm-up."""
+    """sg, flow, vamp{K} or vamp{K}_lc: the runs with the same key (and dataset, seed) share one warm-up."""
     values = IMAGE_CONFIGURATIONS[configuration]
-    if values["prior"] == "standard_gaussian":
-        return "sg"
+    if values["prior"] != "vamp":
+        return {"standard_gaussian": "sg", "decoupled": "flow"}[values["prior"]]
     return f"vamp{values['components']}" + ("_lc" if values.get("learnable_contributions") else "")
 
 
@@ -36,8 +36,8 @@ WARMUPS = {warmup_key(name): {k: v for k, v in values.items() if k in WARMUP_FIE
 
 
 def r_values(configuration):
-    """r_entropy values of a study configuration: the sweep for mixtures, 0 for the standard Gaussian."""
-    return [0] if IMAGE_CONFIGURATIONS[configuration]["prior"] == "standard_gaussian" else IMAGES["r_entropy"]
+    """r_entropy values of a study configuration: the sweep for mixtures, 0 for one-component priors (SG, flow)."""
+    return IMAGES["r_entropy"] if IMAGE_CONFIGURATIONS[configuration]["prior"] == "vamp" else [0]
 
 
 def study_runs(dataset, configurations=None, seeds=None):

@@ -71,7 +71,7 @@ def add_toy_train(sub) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--configuration", required=True, help="name recorded with the results, e.g. sintro_mog_lc_ip")
     p.add_argument("--model", choices=["vae", "sintro"], required=True)
-    p.add_argument("--prior", choices=["standard_gaussian", "vamp"], required=True)
+    p.add_argument("--prior", choices=["standard_gaussian", "vamp", "decoupled"], required=True)
     p.add_argument("--components", type=int, default=1)
     for flag in ("learnable-contributions", "intro-prior", "convert-to-mog"):
         p.add_argument(f"--{flag}", action="store_true")
@@ -80,7 +80,8 @@ def add_toy_train(sub) -> None:
                                 ("hidden", int, 256), ("hidden-layers", int, 4), ("z-dim", int, 2),
                                 ("mc-samples", int, 100), ("alpha", float, 2.0), ("gamma", float, 1.0),
                                 ("gamma-r", float, 1e-8), ("scale", float, 0.5), ("r-entropy", float, 0.0),
-                                ("clip-k", float, 10.0)]:
+                                ("clip-k", float, 10.0), ("flow-blocks", int, 6), ("flow-hidden", int, 64),
+                                ("flow-log-scale-bound", float, 1.0)]:
         p.add_argument(f"--{name}", type=kind, default=default)
     p.add_argument("--milestones", type=int, nargs="*", default=[10000, 15000])
     p.add_argument("--kl", choices=["mc", "closed"], default="mc")

@@ -31,7 +31,6 @@ from vaepriors.losses.gaussian import reparameterize
 from vaepriors.losses.kl import kl_monte_carlo
 from vaepriors.losses.responsibility import normalised_negative_entropy
 from vaepriors.models.vae import StackedVAE
-from vaepriors.priors import sample_prior_with_components
 from vaepriors.training.image_checkpoint import ImageModelSnapshot, load_snapshot
 from vaepriors.training.randomness import RunRandomness
 
@@ -71,7 +70,7 @@ def generate(model: StackedVAE, count: int, batch_size: int, rnd: RunRandomness)
     prior = model.prior_params()
     images, components = [], []
     for _, size in _batches(count, batch_size):
-        z, component = sample_prior_with_components(prior, size, rnd)
+        z, component = prior.sample_with_components(size, rnd)
         images.append(quantise_images(model.decode(z)[0]).cpu())
         components.append(component[0].cpu())
     return torch.cat(images), torch.cat(components)
@@ -230,12 +229,12 @@ class ImageEvaluator:
     def _latents(self, model: StackedVAE, mean_resp: torch.Tensor, batch_size: int) -> dict[str, np.ndarray]:
         cfg, n = self.config, min(self.config.latent_points, len(self.test_images))
         mu, z = encode_dataset(model, self.test_images[:n], batch_size, self._rnd())
-        prior = model.prior_params().detach()
+        prior_mu, prior_weight = model.prior_params().detach().component_means()
         samples, components = generate(model, cfg.figure_samples, batch_size, self._rnd())
         originals = self.test_images[:cfg.figure_samples]
         reconstructions = reconstruct(model, originals, batch_size, self._rnd(), stochastic=False)
         return {"mu": mu.numpy(), "z": z.numpy(), "labels": self.test_labels[:n].numpy(),
-                "prior_mu": prior.mu[0].cpu().numpy(), "prior_weight": prior.log_weights[0].exp().cpu().numpy(),
+                "prior_mu": prior_mu[0].cpu().numpy(), "prior_weight": prior_weight[0].cpu().numpy(),
                 "mean_responsibility": mean_resp.numpy(), "samples": samples.float().div(255).numpy(),
                 "sample_component": components.numpy(), "originals": originals.float().div(255).numpy(),
                 "reconstructions": reconstructions.float().div(255).numpy()}

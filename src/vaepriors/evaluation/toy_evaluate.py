@@ -16,7 +16,6 @@ from vaepriors.data.toy2d import HALF_WIDTH, get_sampler
 from vaepriors.evaluation import toy_metrics as metrics
 from vaepriors.losses.kl import kl_monte_carlo
 from vaepriors.losses.reconstruction import squared_error
-from vaepriors.priors import sample_prior
 from vaepriors.training.randomness import RunRandomness
 from vaepriors.training.toy_trainer import ToyRuns
 
@@ -54,7 +53,7 @@ class ToyEvaluator:
         return self.rnd.per_run(lambda g: self.sampler(n, g))
 
     def generate(self, n: int) -> torch.Tensor:
-        return self.model.decode(sample_prior(self.prior, n, self.rnd))
+        return self.model.decode(self.prior.sample(n, self.rnd))
 
     def nelbo(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """||x - D(mu_x)||^2 + KL_MC(q(z|x) || p) with one eps (R, S, d) shared by all points (reference §6.4)."""
@@ -79,7 +78,7 @@ class ToyEvaluator:
     def evaluate(self) -> tuple[list[dict], dict[str, np.ndarray]]:
         cfg, n = self.cfg, self.cfg.hist_samples
         kl_real, kl_fake, jsd_real, jsd_fake = self.real(n), self.generate(n), self.real(n), self.generate(n)
-        eps = self.rnd.normal(cfg.mc_samples, self.prior.mu.shape[-1])
+        eps = self.rnd.normal(cfg.mc_samples, self.prior.dim)
         data = self.real(cfg.gnelbo_batches * cfg.gnelbo_batch_size)
         nelbo_grid, nelbo_data = self.nelbo(self.grid(), eps), self.nelbo(data, eps)
         rows = [self._row(run, *(t[run].cpu().double().numpy() for t in
@@ -107,11 +106,12 @@ class ToyEvaluator:
 
     def _samples(self, nelbo_grid: torch.Tensor) -> dict[str, np.ndarray]:
         cfg, g = self.cfg, self.cfg.grid_size
+        prior_mu, prior_weight = self.prior.component_means()
         log_density = -nelbo_grid - torch.logsumexp(-nelbo_grid, dim=1, keepdim=True)
         density = log_density.exp().view(-1, 1, g, g) * (g - 1) ** 2 / (2 * self.half_width) ** 2
         density = F.adaptive_avg_pool2d(density, cfg.figure_grid).squeeze(1)
         return {"real": _numpy(self.real(cfg.figure_samples)[0]), "fake": _numpy(self.generate(cfg.figure_samples)),
                 "density": _numpy(density), "half_width": np.array(self.half_width),
                 "seeds": np.array([r.seed for r in self.runs.config.runs]), "run": np.arange(len(self.rnd)),
-                "prior_mu": _numpy(self.prior.mu), "prior_weight": _numpy(self.prior.log_weights.exp()),
+                "prior_mu": _numpy(prior_mu), "prior_weight": _numpy(prior_weight),
                 "dataset": np.array(self.runs.config.dataset), "configuration": np.array(self.runs.config.configuration)}

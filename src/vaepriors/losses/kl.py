@@ -12,8 +12,8 @@ from typing import Protocol
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from vaepriors.losses.gaussian import LOG_2PI, mixture_log_joint
-from vaepriors.priors.base import MixtureParams
+from vaepriors.losses.gaussian import LOG_2PI
+from vaepriors.priors.base import MixtureParams, PriorDistribution
 from vaepriors.training.randomness import RunRandomness
 
 
@@ -23,20 +23,20 @@ class KLResult:
     mean_responsibility: torch.Tensor | None = None  # (R, K): responsibilities averaged over all z samples
 
 
-def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, prior: MixtureParams, eps: torch.Tensor,
+def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, prior: PriorDistribution, eps: torch.Tensor,
                    responsibilities: bool = False) -> KLResult:
     """(1/S) sum_s [log q(z_s|x) - log p(z_s)], z_s = mu + sigma * eps_s; eps broadcasts to (R, B, S, d)."""
     runs, batch, dim = mu.shape
     z = mu.unsqueeze(2) + torch.exp(0.5 * logvar).unsqueeze(2) * eps
     log_q = -0.5 * (eps.square() + logvar.unsqueeze(2) + LOG_2PI).sum(-1)
-    joint = mixture_log_joint(z.reshape(runs, -1, dim), prior)
+    joint = prior.log_joint(z.reshape(runs, -1, dim))
     log_p = torch.logsumexp(joint, dim=-1).view(runs, batch, -1)
     mean_resp = torch.softmax(joint, dim=-1).mean(1) if responsibilities else None
     return KLResult((log_q - log_p).mean(-1), mean_resp)
 
 
 class KLEstimator(Protocol):
-    def __call__(self, mu: torch.Tensor, logvar: torch.Tensor, prior: MixtureParams, randomness: RunRandomness,
+    def __call__(self, mu: torch.Tensor, logvar: torch.Tensor, prior: PriorDistribution, randomness: RunRandomness,
                  responsibilities: bool = False) -> KLResult: ...
 
 
@@ -52,8 +52,9 @@ class MonteCarloKL:
 @dataclass(frozen=True)
 class ClosedFormKL:
     def __call__(self, mu, logvar, prior, randomness, responsibilities=False) -> KLResult:
-        if prior.n_components != 1:
-            raise ValueError("the closed-form KL needs a one-component Gaussian prior; use kl='mc' for mixtures")
+        if not isinstance(prior, MixtureParams) or prior.n_components != 1:
+            raise ValueError("the closed-form KL needs a one-component Gaussian prior; use kl='mc' for mixtures "
+                             "and flows")
         posterior = Normal(mu, torch.exp(0.5 * logvar))
         target = Normal(prior.mu[:, :1], torch.exp(0.5 * prior.logvar[:, :1]))
         per_sample = kl_divergence(posterior, target).sum(-1)

@@ -15,7 +15,7 @@ from vaepriors.losses.kl import KLEstimator
 from vaepriors.losses.reconstruction import squared_error
 from vaepriors.losses.responsibility import normalised_negative_entropy
 from vaepriors.models.vae import StackedVAE
-from vaepriors.priors import MixtureParams, sample_prior
+from vaepriors.priors import PriorDistribution
 from vaepriors.training.randomness import RunRandomness
 
 Terms = dict[str, torch.Tensor]
@@ -68,7 +68,7 @@ class SoftIntroObjective:
         w, batch = self.w, x.shape[1]
         prior = model.prior_params()
         with torch.no_grad():
-            fake = model.decode(sample_prior(prior, batch, rnd))
+            fake = model.decode(prior.sample(batch, rnd))
         mu, logvar, z = self._encode_sample(model, x, rnd)
         rec = model.decode(z)
         entropy = w.r_entropy > 0 or (self.track_entropy and prior.n_components > 1)
@@ -84,7 +84,7 @@ class SoftIntroObjective:
             loss = loss + w.scale * w.r_entropy * terms["neg_entropy"]
         return loss, terms, RealPosterior(mu.detach(), logvar.detach(), z.detach())
 
-    def exp_elbo(self, model: StackedVAE, generated: torch.Tensor, prior: MixtureParams,
+    def exp_elbo(self, model: StackedVAE, generated: torch.Tensor, prior: PriorDistribution,
                  rnd: RunRandomness) -> torch.Tensor:
         """exp(-alpha s (beta_rec RE + beta_neg KL)) per generated image (R, B): the encoder's repulsion term.
 
@@ -103,7 +103,7 @@ class SoftIntroObjective:
         posteriors, a trainable target of the detached real posterior, and a reparameterised *source* of fakes."""
         w = self.w
         prior = model.prior_params() if prior_player else model.prior_params().detach()
-        fake = model.decode(sample_prior(prior, x.shape[1], rnd))
+        fake = model.decode(prior.sample(x.shape[1], rnd))
         rec = model.decode(real.z)
         kls, cycle_errors = [], []
         for generated in (rec, fake):

@@ -6,14 +6,20 @@ import torch
 
 from vaepriors.models.conv import ConvDecoder, ConvEncoder, SingleRun
 from vaepriors.models.vae import StackedVAE
-from vaepriors.priors import LogVarSoftClip, Prior, StandardGaussianPrior, VampPrior
+from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, LogVarSoftClip, Prior, StandardGaussianPrior,
+                              VampPrior)
 from vaepriors.training.image_config import ImageTrainConfig
 
 
-def build_prior(config: ImageTrainConfig, train_images: torch.Tensor, generator: torch.Generator) -> Prior:
-    """SG, or a VampPrior whose K pseudo-inputs are K random training images in [0, 1] (reference §13)."""
+def build_prior(config: ImageTrainConfig, train_images: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> Prior:
+    """SG, a decoupled (flow) prior initialised from torch's global RNG like the networks, or a VampPrior whose K
+    pseudo-inputs are K random training images in [0, 1] (reference §13)."""
     if config.prior == "standard_gaussian":
         return StandardGaussianPrior(1, config.z_dim)
+    if config.prior == "decoupled":
+        return DecoupledPrior(DecoupledPriorConfig(config.z_dim, config.flow_blocks, config.flow_hidden,
+                                                   log_scale_bound=config.flow_log_scale_bound))
     index = torch.randperm(len(train_images), generator=generator)[:config.components]
     pseudo = train_images[index.to(train_images.device)].float().div(255).cpu()
     return VampPrior(pseudo.unsqueeze(0), config.learnable_contributions, input_range=(0.0, 1.0))

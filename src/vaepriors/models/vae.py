@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vaepriors.priors import LogVarSoftClip, MixtureParams, Prior, VampPrior
+from vaepriors.priors import LogVarSoftClip, Prior, PriorDistribution, VampPrior
 
 
 class StackedVAE(nn.Module):
@@ -25,10 +25,9 @@ class StackedVAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def prior_params(self) -> MixtureParams:
+    def prior_params(self) -> PriorDistribution:
         """The prior as every loss, sample and metric sees it: log-variances soft-clipped once clipping is on."""
-        params = self.prior.component_params(self.encoder)
-        return params.with_logvar(self.clip(params.logvar))
+        return self.prior.distribution(self.encoder).soft_clipped(self.clip)
 
     def convert_vamp_to_mog(self, weights: str) -> None:
         if not isinstance(self.prior, VampPrior):

@@ -29,5 +29,5 @@ class MixtureOfGaussiansPrior(Prior):
         logvar = torch.stack([torch.randn(components, z_dim, generator=g, device=g.device) for g in generators])
         return cls(mu / (components * z_dim) ** 0.5, logvar, torch.zeros(runs, components), learnable_contributions)
 
-    def component_params(self, encoder: nn.Module) -> MixtureParams:
+    def distribution(self, encoder: nn.Module) -> MixtureParams:
         return MixtureParams(self.mu, self.logvar, torch.log_softmax(self.logits, dim=-1))

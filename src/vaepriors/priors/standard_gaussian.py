@@ -13,5 +13,5 @@ class StandardGaussianPrior(Prior):
         self.register_buffer("logvar", torch.zeros(runs, 1, z_dim))
         self.register_buffer("logits", torch.zeros(runs, 1))
 
-    def component_params(self, encoder: nn.Module) -> MixtureParams:
+    def distribution(self, encoder: nn.Module) -> MixtureParams:
         return MixtureParams(self.mu, self.logvar, self.logits)

@@ -28,7 +28,7 @@ class VampPrior(Prior):
             self.register_buffer("logits", logits)
         self.learnable_contributions = learnable_contributions
 
-    def component_params(self, encoder: nn.Module) -> MixtureParams:
+    def distribution(self, encoder: nn.Module) -> MixtureParams:
         inputs = self.pseudo_inputs if self.input_range is None else F.hardtanh(self.pseudo_inputs, *self.input_range)
         mu, logvar = encoder(inputs).chunk(2, dim=-1)
         return MixtureParams(mu, logvar, torch.log_softmax(self.logits, dim=-1))
@@ -42,6 +42,6 @@ class VampPrior(Prior):
         if weights not in VAMP_TO_MOG_WEIGHTS:
             raise ValueError(f"vamp_to_mog_weights must be one of {VAMP_TO_MOG_WEIGHTS}, got {weights!r}")
         with torch.no_grad():
-            params = self.component_params(encoder)
+            params = self.distribution(encoder)
             logits = params.log_weights.exp() if weights == "authors" else params.log_weights
         return MixtureOfGaussiansPrior(params.mu, params.logvar, logits, self.learnable_contributions)

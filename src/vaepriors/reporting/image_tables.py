@@ -63,7 +63,7 @@ BEST: dict[str, Callable[[np.ndarray], float]] = {"min": np.nanmin, "max": np.na
 EXTRACTOR_FAMILIES: dict[str, tuple[str, bool]] = {
     "inception": ("Inception", True), "classifier": ("classifier features", False),
 }
-_CONFIGURATION = re.compile(r"^(?:sg|mog(?P<components>\d+)(?P<lc>_lc)?(?P<ip>_ip)?)$")
+_CONFIGURATION = re.compile(r"^(?:sg|mog(?P<components>\d+)(?P<lc>_lc)?(?P<ip>_ip)?|(?P<flow>flow)(?P<flow_ip>_ip)?)$")
 _VARIANTS: dict[tuple[bool, bool], str] = {
     (False, False): "no LC/IP", (False, True): "IP", (True, False): "LC", (True, True): "LC+IP",
 }
@@ -76,8 +76,10 @@ LONG_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True, order=True)
 class PriorColumn:
-    """A table column: the prior of a configuration name (`sg`, `mog{K}[_lc][_ip]`), ordered as the paper."""
+    """A table column: the prior of a configuration name (`sg`, `mog{K}[_lc][_ip]`, and beyond the paper the
+    decoupled prior `flow[_ip]`), ordered as the paper with the flow columns last."""
 
+    flow: bool
     components: int
     lc: bool
     ip: bool
@@ -86,14 +88,19 @@ class PriorColumn:
     def parse(cls, configuration: str) -> PriorColumn:
         match = _CONFIGURATION.match(configuration)
         if match is None:
-            raise ValueError(f"unknown image configuration {configuration!r} (docs/images.md: sg, mog{{K}}[_lc][_ip])")
+            raise ValueError(f"unknown image configuration {configuration!r} "
+                             "(docs/images.md: sg, mog{K}[_lc][_ip], flow[_ip])")
+        if match["flow"]:
+            return cls(True, 1, False, bool(match["flow_ip"]))
         if match["components"] is None:
-            return cls(1, False, False)
-        return cls(int(match["components"]), bool(match["lc"]), bool(match["ip"]))
+            return cls(False, 1, False, False)
+        return cls(False, int(match["components"]), bool(match["lc"]), bool(match["ip"]))
 
     @property
     def header(self) -> tuple[str, str]:
         """(prior, variant) as the two header lines, e.g. ('MoG(100)', 'LC+IP'); SG has one."""
+        if self.flow:
+            return "Flow", _VARIANTS[(False, self.ip)]
         if self.components == 1:
             return "SG", ""
         return f"MoG({self.components})", _VARIANTS[(self.lc, self.ip)]
@@ -277,9 +284,11 @@ def _write_table(paths: Paths, out_tex: str | Path, out_csv: str | Path, *, keep
 
 def write_table5(eval_paths: Paths, out_tex: str | Path, out_csv: str | Path,
                  selection_key: str = SELECTION_KEY) -> pd.DataFrame:
-    """Table 5 (App. D.2): every configuration present (SG, MoG(K) × LC × IP), beside the paper's Table 5."""
+    """Table 5 (App. D.2): every configuration present (SG, MoG(K) × LC × IP, and the decoupled prior beyond the
+    paper), beside the paper's Table 5."""
     title = ("Image benchmark, full ablation (paper Table 5): S-IntroVAE with the standard Gaussian (SG) and "
-             "VAMP(K)$\\to$MoG(K) priors with learnable contributions (LC) and Intro-Prior (IP).")
+             "VAMP(K)$\\to$MoG(K) priors with learnable contributions (LC) and Intro-Prior (IP); Flow: dpVAE's "
+             "decoupled RealNVP prior (not in the paper), trained in the warm-up only or with IP.")
     return _write_table(eval_paths, out_tex, out_csv, keep=lambda column: True, paper=TABLE5,
                         paper_r=TABLE5_R_ENTROPY, key=selection_key, title=title, label="tab:table5")
 
@@ -290,5 +299,5 @@ def write_table2(eval_paths: Paths, out_tex: str | Path, out_csv: str | Path,
     title = (f"Image benchmark (paper Table 2): S-IntroVAE with the standard Gaussian (SG) and "
              f"VAMP({components})$\\to$MoG({components}) priors with learnable contributions (LC) and "
              "Intro-Prior (IP).")
-    return _write_table(eval_paths, out_tex, out_csv, keep=lambda column: column.components in (1, components),
+    return _write_table(eval_paths, out_tex, out_csv, keep=lambda column: not column.flow and column.components in (1, components),
                         paper=TABLE2, paper_r=TABLE2_R_ENTROPY, key=selection_key, title=title, label="tab:table2")

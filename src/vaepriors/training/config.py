@@ -8,7 +8,7 @@ from vaepriors.data.toy2d import SAMPLERS
 from vaepriors.priors.vamp import VAMP_TO_MOG_WEIGHTS
 
 MODELS = ("vae", "sintro")
-PRIORS = ("standard_gaussian", "vamp")
+PRIORS = ("standard_gaussian", "vamp", "decoupled")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class ToyTrainConfig:
     scale: float = 0.5
     r_entropy: float = 0.0
     clip_k: float = 10.0
+    flow_blocks: int = 6               # decoupled prior: RealNVP coupling blocks of width flow_hidden (dpVAE's)
+    flow_hidden: int = 64
+    flow_log_scale_bound: float = 1.0  # |log-scale| per coupling block (dpVAE's tanh: 1)
     vamp_to_mog_weights: str = "authors"
     runs: tuple[RunSpec, ...] = field(default_factory=tuple)
 
@@ -68,8 +71,10 @@ class ToyTrainConfig:
             (not self.convert_to_mog or (self.prior == "vamp" and self.model == "sintro"
                                          and 0 <= self.warmup - self.mog_warmup), "convert_to_mog needs an "
              "S-IntroVAE with a VampPrior and mog_warmup <= warmup"),
-            (not self.intro_prior or (self.model == "sintro" and self.convert_to_mog),
-             "intro_prior (IP) needs an S-IntroVAE whose VampPrior becomes a MoG"),
+            (not self.intro_prior or (self.model == "sintro" and (self.convert_to_mog or self.prior == "decoupled")),
+             "intro_prior (IP) needs an S-IntroVAE whose VampPrior becomes a MoG, or a decoupled prior"),
+            (self.prior != "decoupled" or (self.z_dim >= 2 and self.components == 1 and not self.learnable_contributions),
+             "a decoupled (flow) prior needs z_dim >= 2 and has one component, no learnable contributions"),
             (self.kl == "mc" or (self.kl == "closed" and self.prior == "standard_gaussian"),
              f"kl={self.kl!r}: the closed form exists only for the standard Gaussian prior; use mc"),
             (self.prior != "vamp" or 1 <= self.components <= self.batch_size,
@@ -82,6 +87,11 @@ class ToyTrainConfig:
     def adversarial_start(self) -> int:
         """First adversarial iteration; a VAE never leaves the ELBO phase."""
         return self.iterations if self.model == "vae" else self.warmup
+
+    @property
+    def clips_logvar(self) -> bool:
+        """IP runs of a mixture prior soft-clip its log-variances; a flow has none (its scale bound is built in)."""
+        return self.intro_prior and self.prior != "decoupled"
 
     @property
     def conversion_iteration(self) -> int | None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from vaepriors.models.image import build_image_vae
+from vaepriors.models.image import build_image_vae, build_prior
 from vaepriors.models.vae import StackedVAE
-from vaepriors.priors import StandardGaussianPrior, VampPrior
+from vaepriors.priors import VampPrior
 from vaepriors.training.image_config import ImageTrainConfig
 
 
@@ -30,10 +30,10 @@ def load_snapshot(path: str | Path, device: torch.device | str = "cpu") -> Image
     """Rebuild the model of a snapshot (a VampPrior that had become a MoG is converted before loading)."""
     payload = torch.load(path, map_location="cpu", weights_only=False)
     config, shape = ImageTrainConfig.from_dict(payload["config"]), tuple(payload["image_shape"])
-    if config.prior == "standard_gaussian":
-        prior = StandardGaussianPrior(1, config.z_dim)
-    else:
+    if config.prior == "vamp":
         prior = VampPrior(torch.zeros(1, config.components, *shape), config.learnable_contributions, (0.0, 1.0))
+    else:
+        prior = build_prior(config)
     model = build_image_vae(config, shape, prior)
     if payload["prior"] != type(prior).__name__:
         model.convert_vamp_to_mog(config.vamp_to_mog_weights)

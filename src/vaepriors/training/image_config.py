@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from vaepriors.priors.vamp import VAMP_TO_MOG_WEIGHTS
 
-IMAGE_PRIORS = ("standard_gaussian", "vamp")
+IMAGE_PRIORS = ("standard_gaussian", "vamp", "decoupled")
 # Fields that act only after the warm-up: runs that differ only in these share one warm-up (docs/images.md).
 ADVERSARIAL_ONLY_FIELDS = ("configuration", "intro_prior", "r_entropy", "clip_logvar", "beta_neg", "alpha",
                            "gamma", "gamma_r", "epochs", "measure_epochs", "checkpoint_every")
@@ -24,6 +24,9 @@ class ImageTrainConfig:
     r_entropy: float = 0.0
     clip_logvar: bool = True          # adaptive soft clipping of the prior log-variances, IP runs only
     clip_k: float = 10.0
+    flow_blocks: int = 6              # decoupled prior: RealNVP coupling blocks of width flow_hidden (dpVAE's)
+    flow_hidden: int = 64
+    flow_log_scale_bound: float = 1.0  # |log-scale| per coupling block (dpVAE's tanh: 1)
     channels: tuple[int, ...] = (64, 128)
     z_dim: int = 32
     batch_size: int = 128
@@ -53,8 +56,11 @@ class ImageTrainConfig:
         return [
             (self.prior in IMAGE_PRIORS, f"prior {self.prior!r} is not one of {IMAGE_PRIORS}"),
             (self.prior == "vamp" or self.components == 1, "a standard Gaussian prior has one component"),
-            (self.prior == "vamp" or not (self.learnable_contributions or self.intro_prior),
-             "learnable contributions and IP need a mixture (vamp) prior"),
+            (self.prior == "vamp" or not self.learnable_contributions,
+             "learnable contributions need a mixture (vamp) prior"),
+            (self.prior != "standard_gaussian" or not self.intro_prior,
+             "IP needs a learnable prior (vamp or decoupled)"),
+            (self.prior != "decoupled" or self.z_dim >= 2, "a decoupled (flow) prior needs z_dim >= 2"),
             (self.vamp_to_mog_weights in VAMP_TO_MOG_WEIGHTS, f"vamp_to_mog_weights must be in {VAMP_TO_MOG_WEIGHTS}"),
             (0 <= self.mog_warmup_epochs <= self.warmup_epochs < self.epochs,
              "need 0 <= mog_warmup_epochs <= warmup_epochs < epochs"),
@@ -71,7 +77,7 @@ class ImageTrainConfig:
 
     @property
     def clipped(self) -> bool:
-        return self.intro_prior and self.clip_logvar
+        return self.intro_prior and self.clip_logvar and self.prior == "vamp"
 
     def warmup_config(self) -> "ImageTrainConfig":
         """The configuration of the shared warm-up: adversarial-only fields at their defaults."""

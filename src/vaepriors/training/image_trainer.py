@@ -22,7 +22,7 @@ from tqdm import tqdm
 from vaepriors.losses.kl import MonteCarloKL
 from vaepriors.losses.soft_intro import SoftIntroObjective, SoftIntroWeights
 from vaepriors.models.image import build_image_vae, build_prior
-from vaepriors.priors import VampPrior
+from vaepriors.priors import MixtureOfGaussiansPrior, StandardGaussianPrior
 from vaepriors.training.image_config import ImageTrainConfig
 from vaepriors.training.players import build_optimizers, soft_intro_step
 from vaepriors.training.randomness import RunRandomness
@@ -102,10 +102,11 @@ class ImageTrainer:
 
     @torch.no_grad()
     def _prior_stats(self) -> dict[str, float]:
-        """Max prior log-variance, clipped and not (NaN for a VampPrior: its encoder pass would move BN stats)."""
-        if isinstance(self.model.prior, VampPrior):
+        """Max prior log-variance, clipped and not (NaN for a VampPrior, whose encoder pass would move BN stats, and
+        for the flow, which has no log-variances)."""
+        if not isinstance(self.model.prior, (MixtureOfGaussiansPrior, StandardGaussianPrior)):
             return {"max_prior_logvar": math.nan, "max_prior_logvar_unclipped": math.nan}
-        raw = self.model.prior.component_params(self.model.encoder).logvar
+        raw = self.model.prior.distribution(self.model.encoder).logvar
         return {"max_prior_logvar": self.model.clip(raw).max().item(), "max_prior_logvar_unclipped": raw.max().item()}
 
     # -- loop ----------------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from vaepriors.losses.kl import make_kl
 from vaepriors.losses.soft_intro import SoftIntroObjective, SoftIntroWeights
 from vaepriors.models.toy import build_toy_vae
 from vaepriors.models.vae import StackedVAE
-from vaepriors.priors import MixtureOfGaussiansPrior, Prior, StandardGaussianPrior, VampPrior
+from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, MixtureOfGaussiansPrior, Prior,
+                              StandardGaussianPrior, VampPrior)
 from vaepriors.training.config import ToyTrainConfig
 from vaepriors.training.players import build_optimizers, soft_intro_step
 from vaepriors.training.randomness import RunRandomness
@@ -28,18 +29,25 @@ from vaepriors.training.randomness import RunRandomness
 log = logging.getLogger(__name__)
 
 
-def _standard_gaussian(config: ToyTrainConfig, rnd: RunRandomness) -> Prior:
+def _standard_gaussian(config: ToyTrainConfig, rnd: RunRandomness, init: RunRandomness) -> Prior:
     return StandardGaussianPrior(len(rnd), config.z_dim)
 
 
-def _vamp(config: ToyTrainConfig, rnd: RunRandomness) -> Prior:
+def _decoupled(config: ToyTrainConfig, rnd: RunRandomness, init: RunRandomness) -> Prior:
+    """R independent RealNVP flows, initialised from the runs' CPU init generators."""
+    flow = DecoupledPriorConfig(config.z_dim, config.flow_blocks, config.flow_hidden,
+                                log_scale_bound=config.flow_log_scale_bound)
+    return DecoupledPrior(flow, generators=init.generators)
+
+
+def _vamp(config: ToyTrainConfig, rnd: RunRandomness, init: RunRandomness) -> Prior:
     """Pseudo-inputs: the first K points of one shuffled batch of real data, per run (reference §3)."""
     sampler, n, k = get_sampler(config.dataset), config.batch_size, config.components
     pseudo = rnd.per_run(lambda g: sampler(n, g)[torch.randperm(n, generator=g, device=g.device)[:k]])
     return VampPrior(pseudo, config.learnable_contributions)
 
 
-PRIOR_BUILDERS = {"standard_gaussian": _standard_gaussian, "vamp": _vamp}
+PRIOR_BUILDERS = {"standard_gaussian": _standard_gaussian, "vamp": _vamp, "decoupled": _decoupled}
 
 
 @dataclass
@@ -56,12 +64,12 @@ class ToyTrainer:
         self.config, self.device = config, torch.device(device)
         self.rnd = RunRandomness([run.seed for run in config.runs], self.device)
         self.sampler = get_sampler(config.dataset)
-        prior = PRIOR_BUILDERS[config.prior](config, self.rnd)
         # Parameters are created on the CPU, so they are initialised from CPU generators (one per run, seeded
         # with the run's seed): the same initial weights on every device, then moved.
-        init_generators = RunRandomness([run.seed for run in config.runs]).generators
+        init = RunRandomness([run.seed for run in config.runs])
+        prior = PRIOR_BUILDERS[config.prior](config, self.rnd, init)
         self.model = build_toy_vae(len(self.rnd), prior.cpu(), config.z_dim, config.hidden, config.hidden_layers,
-                                   config.clip_k, init_generators).to(self.device)
+                                   config.clip_k, init.generators).to(self.device)
         betas = {name: torch.tensor([getattr(run, name) for run in config.runs], device=self.device)
                  for name in ("beta_rec", "beta_kl", "beta_neg")}
         weights = SoftIntroWeights(**betas, alpha=config.alpha, gamma=config.gamma, gamma_r=config.gamma_r,
@@ -85,7 +93,7 @@ class ToyTrainer:
             self.model.convert_vamp_to_mog(self.config.vamp_to_mog_weights)
             self.model.prior.to(self.device)
             self.optimizers = build_optimizers(self.model, self.config.lr)
-        if iteration == self.config.adversarial_start and self.config.intro_prior:
+        if iteration == self.config.adversarial_start and self.config.clips_logvar:
             self.model.clip.fit(self.model.prior_params().logvar)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
