@@ -19,10 +19,12 @@ log = logging.getLogger(__name__)
 
 
 def _resume(trainer: ImageTrainer, *candidates: Path) -> None:
-    """Load the first existing state file of ``candidates`` (a run's own checkpoint before its warm-up)."""
+    """Load the first existing state file of ``candidates`` (a run's own checkpoint before its warm-up). Loaded on
+    the CPU: RNG states must stay CPU byte tensors (a CUDA map broke resuming on a GPU); the model and optimiser
+    states are copied to the trainer's device by their ``load_state_dict``."""
     for path in candidates:
         if path.exists():
-            trainer.load_state_dict(torch.load(path, map_location=trainer.device, weights_only=False))
+            trainer.load_state_dict(torch.load(path, map_location="cpu", weights_only=False))
             log.info("resumed from %s at epoch %d", path, trainer.epoch)
             return
 
