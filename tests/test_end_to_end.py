@@ -18,7 +18,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = [f"results/tables/table{n}.{ext}" for n in (1, 2, 3, 4, 5) for ext in ("tex", "csv")]
 FIGURES = [f"results/figures/figure{n}.{ext}" for n in ("2a", "2b", 3, 4, 5, 6, 7, 8, 9) for ext in ("png", "pdf")]
-# config/reduced.yaml is meant for a 2-core CPU: the 2D benchmark in under 20 minutes, the image study in under 15 more
+DPVAE_TABLES = [f"results/tables/dpvae_table1.{ext}" for ext in ("tex", "csv")]
+DPVAE_MOONS_FIGURES = [f"results/figures/dpvae_figure{n}.{ext}" for n in (1, 3) for ext in ("png", "pdf")]
+DPVAE_IMAGE_FIGURES = [f"results/figures/dpvae_figure{n}.{ext}" for n in (4, 5, 6, 8) for ext in ("png", "pdf")]
+# config/reduced.yaml is meant for a 2-core CPU: the 2D benchmark, the image study and the dpVAE study (two moons and
+# Fashion-MNIST) in about 35 minutes
 REDUCED_LIMIT_S = 45 * 60
 
 
@@ -54,10 +58,10 @@ def numbers(path):
     return found
 
 
-def check_outputs(workdir):
-    missing = [name for name in TABLES + FIGURES if not (workdir / name).is_file()]
+def check_outputs(workdir, extra=()):
+    missing = [name for name in [*TABLES, *FIGURES, *extra] if not (workdir / name).is_file()]
     assert not missing
-    for name in TABLES + FIGURES:
+    for name in [*TABLES, *FIGURES, *extra]:
         assert (workdir / name).stat().st_size > 0, name
     table1 = numbers(workdir / "results/tables/table1.csv")
     assert table1, "table1.csv holds no numbers"
@@ -68,7 +72,9 @@ def test_tiny_workflow_end_to_end(tmp_path):
     tiny = ROOT / "tests" / "config" / "tiny.yaml"
     result = snakemake(tmp_path, tiny, "--cores", "2", "--show-failed-logs", timeout=900)
     assert result.returncode == 0, result.stdout[-20000:]
-    check_outputs(tmp_path)
+    check_outputs(tmp_path, DPVAE_TABLES + DPVAE_MOONS_FIGURES)
+    dpvae_table = (tmp_path / "results/tables/dpvae_table1.csv").read_text()
+    assert "factor" in dpvae_table and "decoupled" in dpvae_table
     for stage, configuration in [("grid", "vae_sg"), ("seeds", "sintro_mog_lc_ip"), ("baseline", "baseline_mc")]:
         run = tmp_path / "results/toy/8Gaussian" / stage / configuration
         assert {"runs.pt", "metrics.csv", "samples.npz"} <= {p.name for p in run.iterdir()}, run
@@ -100,5 +106,5 @@ def test_reduced_workflow_end_to_end(tmp_path):
     )
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stdout[-20000:]
-    check_outputs(tmp_path)
+    check_outputs(tmp_path, DPVAE_TABLES + DPVAE_MOONS_FIGURES + DPVAE_IMAGE_FIGURES)
     assert elapsed < REDUCED_LIMIT_S, f"the reduced workflow took {elapsed / 60:.1f} min"
