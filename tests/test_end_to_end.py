@@ -87,7 +87,8 @@ def test_tiny_workflow_end_to_end(tmp_path):
     assert (images / "eval/mog10_ip/r10/seed0.json").is_file() and (images / "warmup/vamp10/seed0.pt").is_file()
     table5 = (tmp_path / "results/tables/table5.csv").read_text()
     assert "classifier:fmnist" in table5 and "mog10_ip" in table5
-    assert len(list((tmp_path / "results/figures/image_samples").glob("*.png"))) == 2  # sg, mog10_ip
+    assert len(list((tmp_path / "results/figures/image_samples").glob("*.png"))) == 3  # sg, mog10_ip, flow_ip
+    assert "flow_ip" in table5
 
     # Nothing re-runs when nothing changed (the params that Snakemake compares are stable) ...
     again = snakemake(tmp_path, tiny, "--dry-run", timeout=120)

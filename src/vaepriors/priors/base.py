@@ -40,10 +40,13 @@ class PriorDistribution(ABC):
         """The distribution with its log-variances soft-clipped; priors without log-variances are unchanged."""
         return self
 
+    @property
+    @abstractmethod
+    def runs(self) -> int: ...
+
     def component_means(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Component means (R, K, d) and weights (R, K), for figures; K = 0 for a prior without components."""
-        empty = torch.empty(0)
-        return empty.new_empty(0, 0, self.dim), empty.new_empty(0, 0)
+        return torch.empty(self.runs, 0, self.dim), torch.empty(self.runs, 0)
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z), (R, N)."""
@@ -68,6 +71,10 @@ class MixtureParams(PriorDistribution):
     @property
     def dim(self) -> int:
         return self.mu.shape[-1]
+
+    @property
+    def runs(self) -> int:
+        return self.mu.shape[0]
 
     def detach(self) -> "MixtureParams":
         return MixtureParams(self.mu.detach(), self.logvar.detach(), self.log_weights.detach())

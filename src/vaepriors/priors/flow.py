@@ -137,6 +137,7 @@ class DecoupledPrior(Prior):
         self.config = config
         masks = coupling_masks(config.z_dim, config.blocks)
         runs = None if generators is None else len(generators)
+        self.runs = runs or 1  # a flow without a run axis serves one run (R = 1) as a prior
         self.blocks = nn.ModuleList(AffineCoupling(mask, config.hidden, config.log_scale_bound, runs)
                                     for mask in masks)
         if generators is not None:
@@ -207,6 +208,10 @@ class FlowDistribution(PriorDistribution):
     @property
     def dim(self) -> int:
         return self.flow.config.z_dim
+
+    @property
+    def runs(self) -> int:
+        return self.flow.runs
 
     def detach(self) -> "FlowDistribution":
         return FlowDistribution(self.flow, detached=True)
