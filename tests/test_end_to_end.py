@@ -22,7 +22,7 @@ DPVAE_TABLES = [f"results/tables/dpvae_table1.{ext}" for ext in ("tex", "csv")]
 DPVAE_MOONS_FIGURES = [f"results/figures/dpvae_figure{n}.{ext}" for n in (1, 3) for ext in ("png", "pdf")]
 DPVAE_IMAGE_FIGURES = [f"results/figures/dpvae_figure{n}.{ext}" for n in (4, 5, 6, 8) for ext in ("png", "pdf")]
 # config/reduced.yaml is meant for a 2-core CPU: the 2D benchmark, the image study and the dpVAE study (two moons and
-# Fashion-MNIST) in about 35 minutes
+# Fashion-MNIST) in about 40 minutes
 REDUCED_LIMIT_S = 45 * 60
 
 
