@@ -94,8 +94,9 @@ def test_profile_dry_run_gpu_rules_get_gpus():
     assert "Using workflow specific profile" in output
     rules = {rule for rule, _, _ in jobs}
     assert GPU_RULES | LOCAL_RULES | IMAGE_GPU_RULES | IMAGE_CPU_RULES | IMAGE_LOCAL_RULES == rules, rules
-    # 4 datasets x 8 configurations x (grid, seeds) chains + 8 baselines: 40 SLURM jobs instead of 144.
-    assert output.count("Group job toy2d") == 40
+    # 4 datasets x 10 configurations (the paper's 8 + 2 decoupled-prior) x (grid, seeds) chains + 8 baselines: 48 SLURM
+    # jobs instead of 176.
+    assert output.count("Group job toy2d") == 48
     for rule, resources, threads in jobs:
         flags = sbatch_flags(rule, resources, threads)
         assert "--gres" not in flags and "slurm_extra" not in resources, flags
