@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from vaepriors.data.toy2d import SAMPLERS, get_sampler
+from vaepriors.training.randomness import RunRandomness
 
 
 def _draw(name, n=4096, seed=0):
-    return get_sampler(name)(n, torch.Generator().manual_seed(seed))
+    return get_sampler(name)(n, RunRandomness([seed]))[0]
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
@@ -15,6 +16,14 @@ def test_shape_and_seed_reproducibility(name):
     a, b, c = _draw(name, 513), _draw(name, 513), _draw(name, 513, seed=1)
     assert a.shape == (513, 2)
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_a_run_draws_the_same_batch_alone_and_in_a_stack(name):
+    stacked = get_sampler(name)(257, RunRandomness([5, 0, 9]))
+    assert stacked.shape == (3, 257, 2)
+    assert torch.equal(stacked[1], _draw(name, 257, seed=0))
+    assert torch.equal(stacked[2], _draw(name, 257, seed=9))
 
 
 def test_eight_gaussians_is_a_sharp_ring_of_radius_1414():

@@ -201,11 +201,10 @@ def train_stepwise(config: ToyTrainConfig):
     initial = flow_parameters(trainer.model.prior)
     at_warmup = None
     for it in range(config.iterations):
-        trainer._phase_changes(it)
         if it == config.adversarial_start:
             at_warmup = flow_parameters(trainer.model.prior)
-        terms = trainer._step(it, trainer.rnd.per_run(lambda g: trainer.sampler(config.batch_size, g)))
-        trainer._record_divergence(it, terms)
+        trainer.monitor.observe(it, trainer.train_unit(it))
+    trainer.divergences = trainer.monitor.poll("iteration")
     return trainer, initial, at_warmup, flow_parameters(trainer.model.prior)
 
 
@@ -222,7 +221,7 @@ def ip_and_fixed():
 def test_flow_trains_in_the_warmup_and_afterwards_only_with_ip(ip_and_fixed):
     (ip, ip_init, ip_warm, ip_final), (fixed, fixed_init, fixed_warm, fixed_final) = ip_and_fixed
     assert isinstance(ip.model.prior, DecoupledPrior) and ip.model.prior.blocks[0].scale[0].weight.shape[0] == 2
-    assert ip.diverged_at == [None, None] and fixed.diverged_at == [None, None]
+    assert ip.divergences == [] and fixed.divergences == []
     assert all(torch.isfinite(p).all() for p in (*ip_final.values(), *fixed_final.values()))
     # same seeds, and the warm-up does not depend on IP
     assert all(torch.equal(ip_init[k], fixed_init[k]) and torch.equal(ip_warm[k], fixed_warm[k]) for k in ip_init)
@@ -323,7 +322,7 @@ def test_image_flow_runs_warmup_and_adversarial_epoch_and_snapshots_restore_it(f
     ip, fixed = flow_image_config(), flow_image_config(configuration="flow", intro_prior=False)
     initial = flow_parameters(ImageTrainer(ip, flow_images).model.prior)
     run_warmup(ip, flow_images, tmp_path / "warmup.pt", progress=False)
-    warm = {k.removeprefix("prior."): v for k, v in torch.load(tmp_path / "warmup.pt", weights_only=False)["model"]
+    warm = {k.removeprefix("prior."): v for k, v in torch.load(tmp_path / "warmup.pt", weights_only=True)["study"]["model"]
             .items() if k.startswith("prior.") and not k.endswith(".mask")}
     assert warm.keys() == initial.keys()
     assert any(not torch.equal(initial[k], warm[k]) for k in initial)  # the warm-up trains the flow
@@ -338,7 +337,7 @@ def test_image_flow_runs_warmup_and_adversarial_epoch_and_snapshots_restore_it(f
         assert snapshot.epoch == 1 and isinstance(snapshot.model.prior, DecoupledPrior)
         assert all(torch.equal(p, warm[k]) for k, p in flow_parameters(snapshot.model.prior).items())
         final = load_snapshot(run_dir / "final.pt")
-        saved = torch.load(run_dir / "final.pt", weights_only=False)
+        saved = torch.load(run_dir / "final.pt", weights_only=True)
         assert final.epoch == 2 and saved["prior"] == "DecoupledPrior"
         for name, value in saved["model"].items():
             assert torch.equal(final.model.state_dict()[name], value), name

@@ -44,26 +44,26 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     job = _train(tmp_path, tmp_path / "killed")
     checkpoint = tmp_path / "killed" / "checkpoint.pt"
     deadline = time.monotonic() + 300
-    while not checkpoint.exists() or torch.load(checkpoint, weights_only=False)["epoch"] < 5:
+    while not checkpoint.exists() or torch.load(checkpoint, weights_only=True)["position"] < 5:
         assert job.poll() is None, "the job finished before it could be killed; give it more epochs"
         assert time.monotonic() < deadline
         time.sleep(0.2)
     os.kill(job.pid, signal.SIGKILL)
     job.wait()
     assert not (tmp_path / "killed" / "final.pt").exists()
-    killed_at = torch.load(checkpoint, weights_only=False)["epoch"]
+    killed_at = torch.load(checkpoint, weights_only=True)["position"]
     rerun = _train(tmp_path, tmp_path / "killed", stderr=subprocess.PIPE)
     _, log = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, log
     assert f"resumed from {checkpoint} at epoch {killed_at}" in log  # continued, not restarted from the warm-up
 
-    straight = torch.load(tmp_path / "straight" / "final.pt", weights_only=False)["model"]
-    resumed = torch.load(tmp_path / "killed" / "final.pt", weights_only=False)["model"]
+    straight = torch.load(tmp_path / "straight" / "final.pt", weights_only=True)["model"]
+    resumed = torch.load(tmp_path / "killed" / "final.pt", weights_only=True)["model"]
     for key, value in straight.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "killed" / "history.csv"),
                                   pd.read_csv(tmp_path / "straight" / "history.csv"))
     for epoch in (4, 8):
-        a = torch.load(tmp_path / "straight" / "snapshots" / f"epoch{epoch:03d}.pt", weights_only=False)["model"]
-        b = torch.load(tmp_path / "killed" / "snapshots" / f"epoch{epoch:03d}.pt", weights_only=False)["model"]
+        a = torch.load(tmp_path / "straight" / "snapshots" / f"epoch{epoch:03d}.pt", weights_only=True)["model"]
+        b = torch.load(tmp_path / "killed" / "snapshots" / f"epoch{epoch:03d}.pt", weights_only=True)["model"]
         assert all(torch.equal(a[k], b[k]) for k in a)

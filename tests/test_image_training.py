@@ -62,12 +62,12 @@ def test_one_warmup_serves_ip_and_non_ip_runs(images, tmp_path):
                           "snapshots": [2, 4]}
         assert not (run_dir / "checkpoint.pt").exists()
     # the non-IP prior is fitted during the warm-up only, so it stays at its warm-up value; the IP prior moves
-    warm = torch.load(tmp_path / "warmup.pt", weights_only=False)["model"]
+    warm = torch.load(tmp_path / "warmup.pt", weights_only=True)["study"]["model"]
     moved = {name: not torch.equal(load_snapshot(tmp_path / name / "final.pt").model.prior.mu, warm["prior.mu"])
              for name in ("mog4_lc_ip", "mog4_lc")}
     assert moved == {"mog4_lc_ip": True, "mog4_lc": False}
     other = tiny_image_config(learnable_contributions=False, configuration="mog4_ip")
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match="another configuration than this run's warm-up"):
         run_adversarial(other, images, tmp_path / "warmup.pt", tmp_path / "other", progress=False)
 
 
@@ -78,7 +78,7 @@ def test_snapshot_reloads_the_same_model(images, tmp_path):
     snapshot = load_snapshot(tmp_path / "run" / "final.pt")
     assert snapshot.epoch == config.epochs and snapshot.image_shape == (1, 8, 8)
     trainer = ImageTrainer(config, images)
-    trainer.load_state_dict(torch.load(tmp_path / "warmup.pt", weights_only=False))
+    trainer.load_warmup(torch.load(tmp_path / "warmup.pt", weights_only=True))
     assert not torch.equal(trainer.model.prior.mu, snapshot.model.prior.mu)
     snapshot.model.eval()
     z = torch.zeros(1, 3, config.z_dim)
@@ -89,11 +89,11 @@ def test_divergence_is_recorded_and_keeps_the_last_finite_model(images, tmp_path
     config = tiny_image_config()
     run_warmup(config, images, tmp_path / "warmup.pt", progress=False)
     current = {"epoch": None}
-    real_step, real_epoch = image_trainer.soft_intro_step, ImageTrainer._train_epoch
+    real_step, real_epoch = image_trainer.soft_intro_step, ImageTrainer.train_unit
 
-    def tracking_epoch(self, epoch, progress):
+    def tracking_epoch(self, epoch):
         current["epoch"] = epoch
-        return real_epoch(self, epoch, progress)
+        return real_epoch(self, epoch)
 
     def step_that_explodes_in_epoch_3(*args):
         terms = real_step(*args)
@@ -101,7 +101,7 @@ def test_divergence_is_recorded_and_keeps_the_last_finite_model(images, tmp_path
             terms["loss_encoder"] = terms["loss_encoder"] * float("nan")
         return terms
 
-    monkeypatch.setattr(ImageTrainer, "_train_epoch", tracking_epoch)
+    monkeypatch.setattr(ImageTrainer, "train_unit", tracking_epoch)
     monkeypatch.setattr(image_trainer, "soft_intro_step", step_that_explodes_in_epoch_3)
     run_adversarial(config, images, tmp_path / "warmup.pt", tmp_path / "run", progress=False)
     status = json.loads((tmp_path / "run" / "status.json").read_text())

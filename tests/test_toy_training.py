@@ -34,10 +34,9 @@ def test_phases_convert_to_mog_fit_clip_and_train_the_prior_only_with_ip():
     frozen = ToyTrainer(tiny_config(intro_prior=False, configuration="sintro_mog_lc"))
     cfg = frozen.config
     for it in range(cfg.iterations):
-        frozen._phase_changes(it)
         if it == cfg.adversarial_start:
             before = {k: v.clone() for k, v in frozen.model.prior.state_dict().items()}
-        frozen._step(it, frozen.rnd.per_run(lambda g: frozen.sampler(cfg.batch_size, g)))
+        frozen.train_unit(it)
     after = frozen.model.prior.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # fixed prior in the adversarial phase
     assert not bool(frozen.model.clip.active)
@@ -66,6 +65,8 @@ def test_divergence_is_recorded_per_run_and_other_runs_go_on():
         trainer.model.decoder.layers[-1].bias[1].fill_(float("nan"))
     result = trainer.train(progress=False)
     assert result.diverged_at[0] is None and result.diverged_at[1] == 0
+    assert result.reasons[0] is None and result.reasons[1].startswith("non-finite ")
+    assert "at iteration 0" in result.reasons[1]
     rows, _ = ToyEvaluator(result, TINY_EVAL).evaluate()
     diverged = rows[1]
     assert all(v == v for k, v in rows[0].items() if k != "diverged_at")  # run 0: finite metrics
@@ -87,7 +88,7 @@ def test_save_load_roundtrip_and_evaluation_is_per_run(tmp_path):
     alone_model = ToyTrainer(alone_config).model
     alone_model.convert_vamp_to_mog(alone_config.vamp_to_mog_weights)
     alone_model.load_state_dict({k: v[2:] if v.dim() else v for k, v in loaded.model.state_dict().items()})
-    alone = ToyRuns(alone_config, alone_model, [None])
+    alone = ToyRuns(alone_config, alone_model, [None], [None], [])
     rows_alone, _ = ToyEvaluator(alone, TINY_EVAL).evaluate()
     for key in ("kl_paper", "jsd_paper", "gnelbo_paper", "log_likelihood_grid"):
         assert rows_alone[0][key] == pytest.approx(rows[2][key], rel=1e-4), key

@@ -36,7 +36,9 @@ def toy_train(args) -> None:
     config = ToyTrainConfig(**values, runs=_runs(args))
     logging.getLogger(__name__).info("training %d runs of %s/%s", len(config.runs), config.dataset,
                                      config.configuration)
-    save_runs(ToyTrainer(config, device).train(), args.out)
+    checkpoint = Path(f"{args.out}.checkpoint")
+    save_runs(ToyTrainer(config, device).train(log_every=args.log_every, checkpoint=checkpoint), args.out)
+    checkpoint.unlink(missing_ok=True)
 
 
 def toy_evaluate(args) -> None:
@@ -94,6 +96,8 @@ def add_toy_train(sub) -> None:
     p.add_argument("--grid-neg-multipliers", type=float, nargs="+", default=[1.0])
     p.add_argument("--seeds", type=int, nargs="+", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--log-every", type=int, default=500,
+                   help="iterations between history rows and checkpoints (OUT.checkpoint; a restart resumes there)")
     add_runtime(p)
     p.set_defaults(handler=toy_train)
 

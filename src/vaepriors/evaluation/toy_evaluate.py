@@ -50,7 +50,7 @@ class ToyEvaluator:
         self.prior = self.model.prior_params().detach()
 
     def real(self, n: int) -> torch.Tensor:
-        return self.rnd.per_run(lambda g: self.sampler(n, g))
+        return self.sampler(n, self.rnd)
 
     def generate(self, n: int) -> torch.Tensor:
         return self.model.decode(self.prior.sample(n, self.rnd))

@@ -28,7 +28,7 @@ class ImageModelSnapshot:
 
 def load_snapshot(path: str | Path, device: torch.device | str = "cpu") -> ImageModelSnapshot:
     """Rebuild the model of a snapshot (a VampPrior that had become a MoG is converted before loading)."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = torch.load(path, map_location="cpu", weights_only=True)
     config, shape = ImageTrainConfig.from_dict(payload["config"]), tuple(payload["image_shape"])
     if config.prior == "vamp":
         prior = VampPrior(torch.zeros(1, config.components, *shape), config.learnable_contributions, (0.0, 1.0))

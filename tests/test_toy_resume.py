@@ -1,0 +1,51 @@
+"""A 2D grid job killed mid-run and started again ends exactly as an uninterrupted one (through the CLI)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from vaepriors.training.engine import load_state
+
+FLAGS = ["--dataset", "8Gaussian", "--configuration", "sintro_mog_lc_ip", "--model", "sintro", "--prior", "vamp",
+         "--components", "4", "--learnable-contributions", "--intro-prior", "--convert-to-mog", "--iterations", "400",
+         "--warmup", "100", "--mog-warmup", "20", "--batch-size", "64", "--hidden", "32", "--hidden-layers", "2",
+         "--mc-samples", "8", "--milestones", "250", "--grid-beta-rec", "0.2", "1.0", "--grid-beta-kl", "0.3",
+         "--seeds", "0", "1", "--log-every", "20", "--device", "cpu", "--threads", "1"]
+
+
+def _train(out, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "vaepriors", "toy-train", *FLAGS, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
+def test_killed_2d_job_resumes_to_the_uninterrupted_result(tmp_path):
+    assert _train(tmp_path / "straight.pt").wait(timeout=300) == 0
+
+    out = tmp_path / "killed.pt"
+    checkpoint = tmp_path / "killed.pt.checkpoint"
+    job = _train(out)
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() or load_state(checkpoint)["position"] < 200:  # past the MoG conversion
+        assert job.poll() is None, "the job finished before it could be killed; give it more iterations"
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+    assert not out.exists()
+    killed_at = load_state(checkpoint)["position"]
+    assert killed_at < 400
+    rerun = _train(out, stderr=subprocess.PIPE)
+    _, log = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, log
+    assert f"resumed from {checkpoint} at iteration {killed_at}" in log
+    assert not checkpoint.exists()
+
+    straight, resumed = load_state(tmp_path / "straight.pt"), load_state(out)
+    assert straight["prior"] == resumed["prior"] == "MixtureOfGaussiansPrior"
+    for key, value in straight["state"].items():
+        torch.testing.assert_close(resumed["state"][key], value, rtol=0, atol=0, msg=key)
+    assert resumed["history"] == straight["history"]
