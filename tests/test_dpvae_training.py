@@ -10,7 +10,7 @@ from vaepriors.losses.regularisers import REGULARISERS
 from vaepriors.models.dpvae import ARCHITECTURES, build_dpvae
 from vaepriors.training.dpvae_config import DpVAEConfig
 from vaepriors.training.dpvae_trainer import BatchSchedule, DpVAETrainer, load_dpvae, run_dpvae
-from vaepriors.atomic import save_atomic
+from vaepriors.training.engine import Checkpoint
 
 SMALL_DISCRIMINATOR = {"factor": {"hidden": 32}}  # the 5 x 1000 default is tested in test_regularisers.py
 
@@ -161,7 +161,7 @@ def test_run_resumes_from_its_checkpoint_writes_outputs_and_reloads(moons, tmp_p
     straight = DpVAETrainer(config, moons)
     straight.train(12)
     killed = DpVAETrainer(config, moons)
-    killed.train(6, on_checkpoint=lambda: save_atomic(killed.state_dict(), tmp_path / "checkpoint.pt"))
+    killed.train(6, Checkpoint(tmp_path / "checkpoint.pt", config.to_dict()))
     status = run_dpvae(config, moons, tmp_path)
     assert not (tmp_path / "checkpoint.pt").exists()
     assert status == json.loads((tmp_path / "status.json").read_text())
@@ -191,8 +191,8 @@ def test_divergence_is_recorded_with_its_reason_and_keeps_the_last_finite_model(
     monkeypatch.setattr(DpVAETrainer, "objective", nan_at_iteration_7)
     status = run_dpvae(config, moons, tmp_path)
     assert status["diverged"] and status["diverged_at_iteration"] == 7 and status["model_iteration"] == 6
-    # the NaN update makes iteration 8's posterior invalid, which ends the run there
-    assert status["reason"] == "non-finite loss at iteration 7" and status["completed_iterations"] == 8
+    # the NaN update makes the posteriors of iterations 8 invalid; the interval [6, 9) ends the run
+    assert status["reason"] == "non-finite loss at iteration 7" and status["completed_iterations"] == 9
     final = load_dpvae(tmp_path / "final.pt")
     assert final.iteration == 6
     for key, value in clean.model.state_dict().items():

@@ -2,6 +2,7 @@
 
 import logging
 import math
+from dataclasses import asdict, dataclass
 
 import pytest
 import torch
@@ -10,11 +11,20 @@ from vaepriors.training.engine import (Checkpoint, DivergenceMonitor, IntervalTr
                                        config_differences, spawn_seeds)
 
 
+@dataclass(frozen=True)
+class Settings:
+    x: int = 1
+
+    def to_dict(self):
+        return asdict(self)
+
+
 class Counter(IntervalTrainer):
     """Run r adds r + 1 per unit; run 2 turns NaN at unit 7 (its term ``b``)."""
 
-    def __init__(self):
+    def __init__(self, x: int = 1):
         super().__init__(3, "cpu")
+        self.config = Settings(x)
         self.value = torch.zeros(3)
         self.intervals = []
 
@@ -66,6 +76,8 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_loop(tmp_path):
     assert resumed.intervals == [5, 10]
     assert torch.equal(resumed.value.nan_to_num(), straight.value.nan_to_num())
     assert resumed.divergences == straight.divergences and resumed.history == straight.history
+    with pytest.raises(ValueError, match="does not match this run.*\n  x: 1 -> 2"):
+        Counter(x=2).load_state_dict(first.state_dict())
 
 
 def test_a_checkpoint_of_another_configuration_is_moved_aside_with_the_differences(tmp_path, caplog):

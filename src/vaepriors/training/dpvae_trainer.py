@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +32,11 @@ from vaepriors.losses.regularisers import REGULARISERS, Regulariser, make_regula
 from vaepriors.models.dpvae import ARCHITECTURES, DpVAE, build_dpvae
 from vaepriors.training.dpvae_config import DpVAEConfig, likelihood_record
 from vaepriors.atomic import save_atomic
+from vaepriors.training.engine import (Checkpoint, IntervalTrainer, LoopSettings, RunDivergence, load_state,
+                                       spawn_seeds)
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]
-
-
-def spawn_seeds(seed: int, count: int) -> list[int]:
-    """``count`` independent 64-bit seeds derived from one run seed."""
-    return [int(s.generate_state(1, np.uint64)[0]) for s in np.random.SeedSequence(seed).spawn(count)]
 
 
 @dataclass
@@ -69,15 +66,6 @@ class BatchSchedule:
         return self._order[position * self.batch_size:(position + 1) * self.batch_size]
 
 
-@dataclass
-class Divergence:
-    """First non-finite value: at ``iteration``; the kept model is that of ``kept_iteration``."""
-
-    iteration: int
-    kept_iteration: int
-    reason: str
-
-
 def as_model_input(batch: torch.Tensor) -> torch.Tensor:
     """uint8 images -> float in [0, 1] (the authors' ToTensor); float data (two moons) unchanged."""
     return batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch
@@ -93,13 +81,14 @@ def build_regulariser(config: DpVAEConfig, dataset_size: int, generator: torch.G
                             **{name: value for name, value in supplied.items() if name in declared})
 
 
-class DpVAETrainer:
+class DpVAETrainer(IntervalTrainer):
     def __init__(self, config: DpVAEConfig, train_data: torch.Tensor, device: torch.device | str = "cpu"):
         shape = ARCHITECTURES[config.dataset].data_shape
         if tuple(train_data.shape[1:]) != shape:
             raise ValueError(f"{config.dataset} data must be (N, {', '.join(map(str, shape))}), got "
                              f"{tuple(train_data.shape)}")
-        self.config, self.device = config, torch.device(device)
+        super().__init__(1, device)
+        self.config = config
         self.data = train_data.to(self.device)
         init_seed, order_seed, other_seed, noise_seed, permutation_seed = spawn_seeds(config.seed, 5)
         self.noise = torch.Generator(device=self.device).manual_seed(noise_seed)
@@ -113,9 +102,16 @@ class DpVAETrainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
         self.batches = BatchSchedule(len(train_data), config.batch_size, order_seed, self.device)
         self.other_batches = BatchSchedule(len(train_data), config.batch_size, other_seed, self.device)
-        self.step = 0
-        self.history: list[dict] = []
-        self.divergence: Divergence | None = None
+        self.kept: dict[str, torch.Tensor] = {}
+        self.kept_iteration = 0
+
+    @property
+    def step(self) -> int:
+        return self.position
+
+    @property
+    def divergence(self) -> RunDivergence | None:
+        return self.divergences[0] if self.divergences else None
 
     # -- one iteration -------------------------------------------------------------------------------------------
     def _encode_sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -144,74 +140,54 @@ class DpVAETrainer:
             terms.update(discriminator_step(z, z_other))
         return terms
 
-    # -- loop ----------------------------------------------------------------------------------------------------
-    def _train_interval(self, start: int, end: int) -> dict:
-        """Iterations [start, end); one history row; records a divergence and restores the start's model. A
-        ValueError with non-finite parameters (torch.distributions rejects a NaN mean) ends the interval early."""
-        kept = {name: value.clone() for name, value in self.model.state_dict().items()}
-        steps: list[Terms] = []
-        for step in range(start, end):
-            try:
-                steps.append(self._step(step))
-            except ValueError:
-                if self._parameters_finite():
-                    raise
-                break
-        terms = {name: torch.stack([s[name] for s in steps]) for name in (steps[0] if steps else {})}
-        self.divergence = self._divergence(terms, start, start + len(steps))
-        if self.divergence is not None:
-            self.model.load_state_dict(kept)
-            log.warning("run diverged: %s; keeping the model of iteration %d", self.divergence.reason, start)
-        return {"iteration": start + len(steps), **{name: v.float().mean().item() for name, v in terms.items()}}
+    # -- the engine's hooks ---------------------------------------------------------------------------------------
+    def train_unit(self, step: int) -> Terms:
+        """One iteration; a ValueError raised because the parameters are non-finite (torch.distributions rejects a
+        NaN mean) counts as a non-finite loss at this iteration."""
+        try:
+            terms = self._step(step)
+        except ValueError:
+            if self._parameters_finite():
+                raise
+            terms = {"loss": torch.tensor(math.nan, device=self.device)}
+        return {name: value.reshape(1) for name, value in terms.items()}
+
+    def begin_interval(self, start: int) -> None:
+        self.kept = {name: value.clone() for name, value in self.model.state_dict().items()}
+        self.kept_iteration = start
+
+    def end_interval(self, start: int, end: int, new: list[RunDivergence]) -> dict:
+        """A divergence, or non-finite parameters after finite terms, restores the model of the interval's start."""
+        if not new and not self._parameters_finite():
+            new = [RunDivergence(0, end - 1, f"non-finite parameters after iteration {end - 1}")]
+            self.divergences += new
+        if new:
+            self.model.load_state_dict(self.kept)
+            log.warning("run diverged: %s; keeping the model of iteration %d", new[0].reason, start)
+        return {}
 
     def _parameters_finite(self) -> bool:
         return bool(torch.stack([p.isfinite().all() for p in self.model.parameters()]).all())
 
-    def _divergence(self, terms: Terms, start: int, end: int) -> Divergence | None:
-        """The first non-finite term of iterations [start, end) (terms (end - start,) per name), else non-finite
-        parameters after them, else None."""
-        bad = {name: int((~v.isfinite()).nonzero()[0]) for name, v in terms.items() if not v.isfinite().all()}
-        if bad:
-            first = min(bad.values())
-            names = ", ".join(sorted(name for name, index in bad.items() if index == first))
-            return Divergence(start + first, start, f"non-finite {names} at iteration {start + first}")
-        if not self._parameters_finite():
-            return Divergence(end - 1, start, f"non-finite parameters after iteration {end - 1}")
-        return None
-
-    def train(self, until: int, on_checkpoint=None) -> None:
-        """Train iterations [self.step, until) in intervals ending on multiples of ``log_every``; stops early at a
-        divergence. ``on_checkpoint()`` runs after every ``checkpoint_every``-th iteration and at a divergence."""
+    def train(self, until: int, checkpoint: Checkpoint | None = None, progress: bool = False) -> None:
+        """Train iterations [step, until) in intervals ending on multiples of ``log_every``, resuming from and
+        writing ``checkpoint`` every ``checkpoint_every`` iterations; stops early at a divergence."""
         cfg = self.config
-        while self.step < until and self.divergence is None:
-            end = min(until, (self.step // cfg.log_every + 1) * cfg.log_every)
-            self.history.append(self._train_interval(self.step, end))
-            self.step = self.history[-1]["iteration"]
-            log.info("iteration %d/%d loss %.5g", self.step, until, self.history[-1].get("loss", math.nan))
-            if on_checkpoint is not None and (self.step % cfg.checkpoint_every == 0 or self.divergence):
-                on_checkpoint()
+        self.run(LoopSettings(until, "iteration", cfg.log_every, cfg.checkpoint_every, progress), checkpoint)
 
     # -- state ---------------------------------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        return {"config": self.config.to_dict(), "step": self.step, "history": self.history,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "regulariser": self.regulariser.state_dict(),
-                "rng": {"noise": self.noise.get_state(), "permutations": self.permutations.get_state()},
-                "divergence": None if self.divergence is None else asdict(self.divergence)}
+    def extra_state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "regulariser": self.regulariser.state_dict(), "kept_iteration": self.kept_iteration,
+                "rng": {"noise": self.noise.get_state(), "permutations": self.permutations.get_state()}}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore a checkpoint of this run (same configuration); load it with map_location="cpu"."""
-        saved = DpVAEConfig.from_dict(state["config"])
-        if saved != self.config:
-            raise ValueError(f"the checkpoint's configuration does not match this run:\n  checkpoint: {saved}\n"
-                             f"  this run:   {self.config}")
+    def load_extra_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.regulariser.load_state_dict(state["regulariser"])
         self.noise.set_state(state["rng"]["noise"].cpu())
         self.permutations.set_state(state["rng"]["permutations"].cpu())
-        self.step, self.history = state["step"], list(state["history"])
-        self.divergence = Divergence(**state["divergence"]) if state["divergence"] else None
+        self.kept_iteration = state["kept_iteration"]
 
 
 # -- pipeline stage and loading ----------------------------------------------------------------------------------
@@ -221,22 +197,19 @@ def run_dpvae(config: DpVAEConfig, train_data: torch.Tensor, out_dir: str | Path
     """Train ``config.iterations`` (resuming from out_dir/checkpoint.pt if present), then write final.pt (the last
     finite model), history.csv and status.json, and remove the checkpoint. Returns the status."""
     out_dir = Path(out_dir)
-    checkpoint = out_dir / "checkpoint.pt"
+    checkpoint = Checkpoint(out_dir / "checkpoint.pt", config.to_dict())
     trainer = DpVAETrainer(config, train_data, device)
-    if checkpoint.exists():
-        trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False))
-        log.info("resumed from %s at iteration %d", checkpoint, trainer.step)
-    trainer.train(config.iterations, on_checkpoint=lambda: save_atomic(trainer.state_dict(), checkpoint))
+    trainer.train(config.iterations, checkpoint, progress=True)
     status = write_run_outputs(trainer, out_dir)
-    checkpoint.unlink(missing_ok=True)
+    checkpoint.remove()
     return status
 
 
 def write_run_outputs(trainer: DpVAETrainer, out_dir: Path) -> dict:
     divergence = trainer.divergence
-    kept = trainer.step if divergence is None else divergence.kept_iteration
+    kept = trainer.step if divergence is None else trainer.kept_iteration
     status = {"completed_iterations": trainer.step, "diverged": divergence is not None,
-              "diverged_at_iteration": None if divergence is None else divergence.iteration,
+              "diverged_at_iteration": None if divergence is None else divergence.at,
               "model_iteration": kept, "reason": None if divergence is None else divergence.reason,
               "likelihood": likelihood_record(trainer.config)}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -257,7 +230,7 @@ class DpVAESnapshot:
 
 def load_dpvae(path: str | Path, device: torch.device | str = "cpu") -> DpVAESnapshot:
     """Rebuild the model of a final.pt (in eval mode, on ``device``) with its configuration and likelihood."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = load_state(path)
     config = DpVAEConfig.from_dict(payload["config"])
     model = build_dpvae(config.dataset, config.latent_dim, config.prior, config.flow_blocks, config.flow_hidden,
                         config.leaky_slope)

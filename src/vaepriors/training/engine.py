@@ -151,6 +151,7 @@ class IntervalTrainer(ABC):
 
     runs: int
     device: torch.device
+    config: Any  # a typed configuration dataclass with ``to_dict()``
 
     def __init__(self, runs: int, device: torch.device | str):
         self.runs, self.device = runs, torch.device(device)
@@ -239,11 +240,17 @@ class IntervalTrainer(ABC):
 
     # -- state ----------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"position": self.position, "history": self.history,
+        return {"config": self.config.to_dict(), "position": self.position, "history": self.history,
                 "divergences": [asdict(d) for d in self.divergences], "monitor": self.monitor.state_dict(),
                 "study": self.extra_state()}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, config: dict | None = None) -> None:
+        """Restore a state of this configuration (or of ``config``, e.g. a shared warm-up's); a state of another
+        configuration is refused with the differing fields."""
+        differences = config_differences(state["config"], config or self.config.to_dict())
+        if differences:
+            raise ValueError("the saved state's configuration does not match this run (saved -> this run):\n  "
+                             + "\n  ".join(differences))
         self.position, self.history = state["position"], list(state["history"])
         self.divergences = [RunDivergence(**d) for d in state["divergences"]]
         self.monitor.load_state_dict(state["monitor"])

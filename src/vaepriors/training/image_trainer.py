@@ -135,9 +135,6 @@ class ImageTrainer(IntervalTrainer):
         return {"max_prior_logvar": self.model.clip(raw).max().item(), "max_prior_logvar_unclipped": raw.max().item()}
 
     # -- state ---------------------------------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        return {"config": self.config.to_dict(), **super().state_dict()}
-
     def extra_state(self) -> dict:
         return {"prior": type(self.model.prior).__name__, "model": self.model.state_dict(),
                 "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
@@ -154,8 +151,4 @@ class ImageTrainer(IntervalTrainer):
 
     def load_warmup(self, state: dict) -> None:
         """Continue from the shared warm-up of this run (a state of ``config.warmup_config()``)."""
-        saved = ImageTrainConfig.from_dict(state["config"])
-        if saved != self.config.warmup_config():
-            raise ValueError("the warm-up file was written by another configuration than this run's warm-up; "
-                             "re-run the warm-up rule")
-        self.load_state_dict(state)
+        self.load_state_dict(state, self.config.warmup_config().to_dict())
