@@ -149,8 +149,8 @@ class ConvDecoder(nn.Module):
 class StackedConvNetwork(nn.Module):
     """R runs of a reference network (``reference``) in one network, with the run-axis convention (R, N, ...).
 
-    Optional bf16 autocast and channels-last memory format apply to the network only; outputs return in float32, so
-    every loss and KL stays in full precision. Run r's slice of every parameter and buffer is ``tensor.chunk(R)[r]``
+    Optional bf16 autocast and channels-last memory format apply to the network only; outputs return in the
+    parameters' precision (float32 in training), so every loss and KL stays in full precision. Run r's slice of every parameter and buffer is ``tensor.chunk(R)[r]``
     under the reference network's key; only the scalar ``num_batches_tracked`` counters are shared (every run's
     train-mode forwards count alike). A stack built directly is default-initialised like R reference networks (in
     distribution); ``from_runs`` reproduces given networks exactly.
@@ -214,6 +214,9 @@ class StackedConvNetwork(nn.Module):
     def _autocast(self, x: torch.Tensor) -> torch.autocast:
         return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
+    def _full_precision(self, out: torch.Tensor) -> torch.Tensor:
+        return out.to(next(self.parameters()).dtype)
+
     def _memory_format(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
@@ -237,7 +240,7 @@ class StackedConvEncoder(StackedConvNetwork):
             features = self.features(self._memory_format(x.transpose(0, 1).reshape(n, -1, *x.shape[3:])))
             # (N, R·C', h, w) -> (R, N, C'·h·w): each run flattens its own (C', h, w) block, as the reference does
             out = self.head(features.reshape(n, runs, -1).transpose(0, 1))
-        return out.float()
+        return self._full_precision(out)
 
 
 class StackedConvDecoder(StackedConvNetwork):
@@ -259,4 +262,4 @@ class StackedConvDecoder(StackedConvNetwork):
         with self._autocast(z):
             hidden = self.head(z).transpose(0, 1).reshape(n, runs * self.shape[0], *self.shape[1:])
             out = self.body(self._memory_format(hidden))  # (N, R·C, H, W)
-        return out.float().reshape(n, runs, -1, *out.shape[2:]).transpose(0, 1).contiguous()
+        return self._full_precision(out).reshape(n, runs, -1, *out.shape[2:]).transpose(0, 1).contiguous()
