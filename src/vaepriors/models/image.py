@@ -1,10 +1,12 @@
-"""Build the image VAE: S-IntroVAE conv networks around a prior, one run (R = 1)."""
+"""Build the image VAE: S-IntroVAE conv networks of R runs, stacked, around a prior."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
-from vaepriors.models.conv import ConvDecoder, ConvEncoder, SingleRun
+from vaepriors.models.conv import ConvDecoder, ConvEncoder, StackedConvDecoder, StackedConvEncoder
 from vaepriors.models.vae import StackedVAE
 from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, LogVarSoftClip, Prior, StandardGaussianPrior,
                               VampPrior)
@@ -25,13 +27,23 @@ def build_prior(config: ImageTrainConfig, train_images: torch.Tensor | None = No
     return VampPrior(pseudo.unsqueeze(0), config.learnable_contributions, input_range=(0.0, 1.0))
 
 
-def build_image_vae(config: ImageTrainConfig, image_shape: tuple[int, int, int], prior: Prior) -> StackedVAE:
-    """Networks are initialised from torch's global RNG (PyTorch defaults): seed it (or fork it) before calling."""
+def build_run_networks(config: ImageTrainConfig, image_shape: tuple[int, int, int]) -> tuple[ConvEncoder, ConvDecoder]:
+    """One run's encoder and decoder, initialised from torch's global RNG (PyTorch defaults): seed it (or fork it)
+    before calling, once per run."""
     channels, size, _ = image_shape
-    wrap = dict(bf16=config.bf16, channels_last=config.channels_last)
-    encoder = SingleRun(ConvEncoder(channels, config.channels, size, config.z_dim), **wrap)
-    decoder = SingleRun(ConvDecoder(channels, config.channels, size, config.z_dim), **wrap)
+    return (ConvEncoder(channels, config.channels, size, config.z_dim),
+            ConvDecoder(channels, config.channels, size, config.z_dim))
+
+
+def build_image_vae(config: ImageTrainConfig, image_shape: tuple[int, int, int], prior: Prior,
+                    runs: Sequence[tuple[ConvEncoder, ConvDecoder]] | None = None) -> StackedVAE:
+    """The stack of ``runs`` (each run's reference networks, ``build_run_networks`` under the run's seed); run r
+    computes exactly ``runs[r]``. Without ``runs``, one run drawn from torch's global RNG now."""
+    runs = runs or [build_run_networks(config, image_shape)]
+    options = dict(bf16=config.bf16, channels_last=config.channels_last)
+    encoder = StackedConvEncoder.from_runs([encoder for encoder, _ in runs], **options)
+    decoder = StackedConvDecoder.from_runs([decoder for _, decoder in runs], **options)
     if config.channels_last:
         encoder.to(memory_format=torch.channels_last)
         decoder.to(memory_format=torch.channels_last)
-    return StackedVAE(encoder, decoder, prior, LogVarSoftClip(1, config.z_dim, config.clip_k))
+    return StackedVAE(encoder, decoder, prior, LogVarSoftClip(len(runs), config.z_dim, config.clip_k))
