@@ -19,6 +19,7 @@ from test_reporting import _seed_rows
 from test_reporting import _write as _write_metrics
 from vaepriors.losses.kl import ClosedFormKL, MonteCarloKL, kl_monte_carlo
 from vaepriors.models.image import build_prior
+from vaepriors.models.stacked import StackedLinear
 from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, FlowDistribution
 from vaepriors.reporting import write_table1
 from vaepriors.reporting.image_tables import PriorColumn, write_table2, write_table5
@@ -305,12 +306,12 @@ def test_image_flow_configuration_and_prior():
         flow_image_config(prior="standard_gaussian")
     with pytest.raises(ValueError, match="learnable contributions"):
         flow_image_config(learnable_contributions=True)
-    prior = build_prior(config)
+    prior = build_prior(config, None, [torch.Generator().manual_seed(s) for s in (0, 1)])
     assert isinstance(prior, DecoupledPrior)
     assert prior.config == DecoupledPriorConfig(4, 2, 8, log_scale_bound=1.0)
-    assert isinstance(prior.blocks[0].scale[0], nn.Linear)  # one flow (R = 1), not run-stacked
-    z = torch.randn(1, 5, 4)
-    assert prior.distribution().log_joint(z).shape == (1, 5, 1)
+    assert isinstance(prior.blocks[0].scale[0], StackedLinear)  # R run-stacked flows, each from its generator
+    z = torch.randn(2, 5, 4)
+    assert prior.distribution().log_joint(z).shape == (2, 5, 1)
 
 
 @pytest.fixture(scope="module")
@@ -322,14 +323,16 @@ def test_image_flow_runs_warmup_and_adversarial_epoch_and_snapshots_restore_it(f
     ip, fixed = flow_image_config(), flow_image_config(configuration="flow", intro_prior=False)
     initial = flow_parameters(ImageTrainer(ip, flow_images).model.prior)
     run_warmup(ip, flow_images, tmp_path / "warmup.pt", progress=False)
-    warm = {k.removeprefix("prior."): v for k, v in torch.load(tmp_path / "warmup.pt", weights_only=True)["study"]["model"]
-            .items() if k.startswith("prior.") and not k.endswith(".mask")}
+    warm_state = torch.load(tmp_path / "warmup.pt", weights_only=True)["study"]["model"]
+    warm = {k.removeprefix("prior."): v for k, v in warm_state.items() if k.startswith("prior.")
+            and not k.endswith(".mask")}
     assert warm.keys() == initial.keys()
     assert any(not torch.equal(initial[k], warm[k]) for k in initial)  # the warm-up trains the flow
     moved = {}
     for config in (ip, fixed):
         run_dir = tmp_path / config.configuration
-        run_adversarial(config, flow_images, tmp_path / "warmup.pt", run_dir, progress=False)
+        run_adversarial(config, flow_images, tmp_path / "warmup.pt", [run_dir], run_dir / "checkpoint.pt",
+                        progress=False)
         status = json.loads((run_dir / "status.json").read_text())
         assert status == {"completed_epochs": 2, "diverged": False, "diverged_at_epoch": None, "reason": None,
                           "snapshots": [1]}

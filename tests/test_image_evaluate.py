@@ -32,7 +32,7 @@ def evaluated_run(dataset, tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     config = tiny_image_config(epochs=6, measure_epochs=(2, 4, 5))
     run_warmup(config, images, root / "warmup.pt", progress=False)
-    run_adversarial(config, images, root / "warmup.pt", root / "run", progress=False)
+    run_adversarial(config, images, root / "warmup.pt", [root / "run"], root / "run" / "checkpoint.pt", progress=False)
     classifier = train_feature_classifier(images, labels, root / "classifier.pt", dataset="fmnist", epochs=2)
     return root, classifier
 
@@ -77,7 +77,7 @@ def test_standard_gaussian_has_zero_responsibility_entropy(dataset, tmp_path):
     config = tiny_image_config(prior="standard_gaussian", components=1, learnable_contributions=False,
                                intro_prior=False, r_entropy=0.0, configuration="sg")
     run_warmup(config, images, tmp_path / "warmup.pt", progress=False)
-    run_adversarial(config, images, tmp_path / "warmup.pt", tmp_path / "run", progress=False)
+    run_adversarial(config, images, tmp_path / "warmup.pt", [tmp_path / "run"], tmp_path / "run" / "checkpoint.pt", progress=False)
     model = load_snapshot(tmp_path / "run" / "final.pt").model.eval()
     entropy, mean_resp = responsibility_entropy(model, images, 16, 4, RunRandomness([0]))
     assert entropy == 0.0 and mean_resp.tolist() == [1.0]

@@ -15,7 +15,7 @@ TRAIN_FLAGS = ["--dataset", "fmnist", "--configuration", "mog4_lc_ip", "--prior"
                "--learnable-contributions", "--intro-prior", "--r-entropy", "10", "--channels", "4", "8",
                "--z-dim", "4", "--batch-size", "16", "--epochs", "12", "--warmup-epochs", "2",
                "--mog-warmup-epochs", "1", "--mc-samples", "4", "--measure-epochs", "4", "8",
-               "--device", "cpu", "--threads", "1"]
+               "--seeds", "0", "--device", "cpu", "--threads", "1"]
 
 
 def _vaepriors(*args: str) -> list[str]:
@@ -31,7 +31,8 @@ def _write_data(path) -> None:
 
 def _train(tmp_path, run_dir, stderr=subprocess.DEVNULL) -> subprocess.Popen:
     return subprocess.Popen(_vaepriors("image-train", "--data", str(tmp_path / "data.pt"), "--warmup",
-                                       str(tmp_path / "warmup.pt"), "--run-dir", str(run_dir), *TRAIN_FLAGS),
+                                       str(tmp_path / "warmup.pt"), "--run-dirs", str(run_dir), "--checkpoint",
+                                       str(run_dir / "checkpoint.pt"), *TRAIN_FLAGS),
                             stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 

@@ -40,7 +40,8 @@ def snapshot_path(tmp_path_factory):
     trainer = ImageTrainer(config, images)
     trainer.model.convert_vamp_to_mog(config.vamp_to_mog_weights)
     path = tmp_path_factory.mktemp("snapshot") / "epoch002.pt"
-    save_atomic(snapshot_payload(config, trainer.model, 2, images.shape[1:]), path)
+    payload = snapshot_payload(config, trainer.model.state_dict(), "MixtureOfGaussiansPrior", 2, images.shape[1:])
+    save_atomic(payload, path)
     return path
 
 
@@ -90,7 +91,7 @@ def test_only_the_encoder_changes(snapshot_path):
 
 def test_a_vamp_prior_is_refused():
     trainer = ImageTrainer(tiny_config(), study_images())
-    objective = study_objective(trainer.config, (1, 8, 8), 1.0, "cpu")
+    objective = study_objective(trainer.config.base, (1, 8, 8), 1.0, "cpu")
     with pytest.raises(ValueError, match="VampPrior"):
         overfit_encoder(trainer.model, objective, study_images().float() / 255,
                         synthetic_distributions("i", N_IMAGES, 0), OverfitEncoderConfig(iterations=1))

@@ -92,7 +92,8 @@ def expected_dpvae_counts(dpvae, images):
 
 
 def expected_image_counts(images):
-    """Image jobs: one per (dataset, configuration, r, seed) run, one warm-up per (dataset, prior, K, LC, seed)."""
+    """Image jobs: one training stack per (dataset, configuration), one warm-up stack per (dataset, prior, K, LC);
+    evaluation per (dataset, configuration, r, seed) run."""
     def warmup(name):
         values = images["configurations"][name]
         return (values["prior"], values.get("components"), values.get("learnable_contributions", False))
@@ -102,10 +103,11 @@ def expected_image_counts(images):
             for r in (images["r_entropy"] if images["configurations"][c]["prior"] == "vamp" else [0])
             for s in images["seeds"]}
     runs |= {(figures["figure2a"]["dataset"], c, 0, figures["seed"]) for c in figures["figure2a"]["configurations"]}
-    warmups = {(d, warmup(c), s) for d, c, _, s in runs}
+    warmups = {(d, warmup(c)) for d, c, _, _ in runs}
+    stacks = {(d, c) for d, c, _, _ in runs}
     tsne = {(d, c, r) for d, c, r, s in runs if s == figures["seed"] and c in images["study_configurations"]}
     classifier = images["evaluation"]["fid_extractor"] == "classifier"
-    counts = {"fetch_images": len(datasets), "image_warmup": len(warmups), "image_train": len(runs),
+    counts = {"fetch_images": len(datasets), "image_warmup": len(warmups), "image_train": len(stacks),
               "image_evaluate": len(runs), "image_tsne": len(tsne), "image_table": 2, "image_samples": 1,
               "overfit_encoder": 1,
               "train_fid_classifier": len(datasets) if classifier else 0}
@@ -147,9 +149,11 @@ def test_paper_scale_dag_plans_every_run_quickly():
     counts = job_counts(result.stdout)
     assert counts == expected_counts(merged_config(ROOT / "config.yaml"))
     assert counts["toy_train_grid"] == 4 * 10  # the paper's 8 configurations + the 2 decoupled-prior ones
-    # 3 datasets x (SG + 8 MoG configurations x 4 r_entropy + 2 flow) x 3 seeds, + the 2 runs of Figure 2a; shared
-    # warm-ups (SG, flow, 4 VAMP)
-    assert counts["image_train"] == 3 * 35 * 3 + 2 and counts["image_warmup"] == 3 * 6 * 3 + 1
+    # stacks: 3 datasets x (SG + 8 MoG configurations + 2 flow), each training its r_entropy x seed runs in one job,
+    # + the 2 configurations of Figure 2a; warm-up stacks (SG, flow, 4 VAMP; one warm-up per seed inside)
+    assert counts["image_train"] == 3 * 11 + 2 and counts["image_warmup"] == 3 * 6 + 1
+    # evaluation per run: 3 datasets x (SG + 8 MoG x 4 r_entropy + 2 flow) x 3 seeds, + Figure 2a's 2 runs
+    assert counts["image_evaluate"] == 3 * 35 * 3 + 2
     # dpVAE: 4 data sets x 5 regularisers x {N(0, I), decoupled} x 1 seed
     assert counts["dpvae_train"] == 4 * 5 * 2
     assert elapsed < 10, f"the paper-scale dry run took {elapsed:.1f} s"

@@ -54,7 +54,13 @@ def figure2a_runs():
 
 
 def image_run_path(dataset, configuration, r, seed, filename):
+    """A file of one run's directory; written by the run's stack job (whose output is the stack's manifest)."""
     return f"results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/{filename}"
+
+
+def image_stack_path(dataset, configuration):
+    """The manifest the stack job of (dataset, configuration) writes last: its runs are complete."""
+    return f"results/images/{dataset}/runs/{configuration}/stack.json"
 
 
 def image_eval_path(dataset, configuration, r, seed, suffix):
@@ -66,27 +72,70 @@ def all_image_runs():
     return runs + [run for run in figure2a_runs() if run not in runs]
 
 
+def _image_stacks():
+    """(dataset, configuration) -> (seeds, r values): one training job per stack trains every (r, seed) pair of
+    the product (the study's runs are products; a figure run outside them adds its seed / r to the product)."""
+    stacks = {}
+    for dataset, configuration, r, seed in all_image_runs():
+        seeds, rs = stacks.setdefault((dataset, configuration), (set(), set()))
+        seeds.add(int(seed))
+        rs.add(r)
+    return {key: (sorted(seeds), sorted(rs)) for key, (seeds, rs) in stacks.items()}
+
+
+IMAGE_STACKS = _image_stacks()
+
+
+def stack_runs(dataset, configuration):
+    """(r, seed) of a stack in the trainer's order: r_entropy outer, seeds inner."""
+    seeds, rs = IMAGE_STACKS[(dataset, configuration)]
+    return [(r, seed) for r in rs for seed in seeds]
+
+
+def warmup_seeds(dataset, key):
+    """Seeds of every stack on ``dataset`` whose configuration warms up as ``key``: one warm-up run each."""
+    return sorted({seed for (d, c), (seeds, _) in IMAGE_STACKS.items() if d == dataset and warmup_key(c) == key
+                   for seed in seeds})
+
+
+def run_wildcards(wildcards):
+    return wildcards.dataset, wildcards.configuration, wildcards.r, wildcards.seed
+
+
+def image_stack_input(wildcards):
+    """The stack manifest a per-run rule needs (the run's files are written by its stack's job)."""
+    return image_stack_path(wildcards.dataset, wildcards.configuration)
+
+
 def _number(text):
     value = float(text)
     return int(value) if value.is_integer() else value
 
 
-def image_training_options(dataset, configuration, seed):
-    """ImageTrainConfig values of a run: shared training, per-dataset, then the configuration's own values."""
+def image_training_options(dataset, configuration):
+    """ImageTrainConfig values of a stack: shared training, per-dataset, then the configuration's own values."""
     return {**IMAGES["training"], **IMAGES["per_dataset"][dataset], **IMAGE_CONFIGURATIONS[configuration],
-            "dataset": dataset, "configuration": configuration, "seed": int(seed)}
+            "dataset": dataset, "configuration": configuration}
 
 
 def image_train_args(wildcards):
-    options = image_training_options(wildcards.dataset, wildcards.configuration, wildcards.seed)
-    options["r_entropy"] = _number(wildcards.r)
-    return cli_flags_with_negations(options)
+    seeds, rs = IMAGE_STACKS[(wildcards.dataset, wildcards.configuration)]
+    options = image_training_options(wildcards.dataset, wildcards.configuration)
+    options.pop("r_entropy", None)
+    return f"{cli_flags_with_negations(options)} {cli_flags({'seeds': seeds, 'r_entropy': rs})}"
+
+
+def image_run_dirs(wildcards):
+    """Run directories in the stack's order, for --run-dirs."""
+    return " ".join(shlex.quote(os.path.dirname(image_run_path(wildcards.dataset, wildcards.configuration, r, seed, "")))
+                    for r, seed in stack_runs(wildcards.dataset, wildcards.configuration))
 
 
 def image_warmup_args(wildcards):
     options = {**IMAGES["training"], **IMAGES["per_dataset"][wildcards.dataset], **WARMUPS[wildcards.warmup],
-               "dataset": wildcards.dataset, "configuration": "warmup", "seed": int(wildcards.seed)}
-    return cli_flags_with_negations(options)
+               "dataset": wildcards.dataset, "configuration": "warmup"}
+    seeds = warmup_seeds(wildcards.dataset, wildcards.warmup)
+    return f"{cli_flags_with_negations(options)} {cli_flags({'seeds': seeds})}"
 
 
 def cli_flags_with_negations(options):
@@ -97,8 +146,7 @@ def cli_flags_with_negations(options):
 
 
 def image_warmup_file(wildcards):
-    key = warmup_key(wildcards.configuration)
-    return f"results/images/{wildcards.dataset}/warmup/{key}/seed{wildcards.seed}.pt"
+    return f"results/images/{wildcards.dataset}/warmup/{warmup_key(wildcards.configuration)}.pt"
 
 
 def image_data_args(wildcards):
@@ -143,17 +191,26 @@ def figure_seed():
     return [FIGURES["seed"]]
 
 
+def stacks_of(runs):
+    """Manifests of the stacks that hold ``runs`` ((dataset, configuration, r, seed) tuples)."""
+    return sorted({image_stack_path(dataset, configuration) for dataset, configuration, _, _ in runs})
+
+
+def study_histories():
+    return [image_run_path(d, c, r, s, "history.csv") for d in IMAGE_DATASETS for c, r, s in study_runs(d)]
+
+
 def figure7_inputs(wildcards):
-    return {"history": [image_run_path(d, c, r, s, "history.csv") for d in IMAGE_DATASETS
-                        for c, r, s in study_runs(d)],
+    return {"stacks": stacks_of([(d, c, r, s) for d in IMAGE_DATASETS for c, r, s in study_runs(d)]),
             "fid_history": study_files("_fid_history.csv")}
 
 
 def figure2a_args(wildcards, input):
     runs = figure2a_runs()
     tokens = []
-    for (dataset, configuration, r, seed), history, fid_history, status in zip(
-            runs, input.history, input.fid_history, input.status):
+    for (dataset, configuration, r, seed), fid_history in zip(runs, input.fid_history):
+        history, status = (image_run_path(dataset, configuration, r, seed, name) for name in ("history.csv",
+                                                                                            "status.json"))
         clip = "not clipped" if IMAGE_CONFIGURATIONS[configuration].get("clip_logvar") is False else "clipped"
         tokens += ["--run", f"{configuration} ({clip})", history, fid_history, status]
     return " ".join(shlex.quote(token) for token in tokens)
@@ -169,7 +226,8 @@ def figure2b_runs():
 
 def figure2b_args(wildcards, input):
     tokens = []
-    for (dataset, configuration, r, seed), history, latents in zip(figure2b_runs(), input.history, input.latents):
+    for (dataset, configuration, r, seed), latents in zip(figure2b_runs(), input.latents):
+        history = image_run_path(dataset, configuration, r, seed, "history.csv")
         tokens += ["--run", f"r_entropy = {r}", history, latents]
     return " ".join(shlex.quote(token) for token in tokens)
 

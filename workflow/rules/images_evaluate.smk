@@ -29,8 +29,7 @@ rule image_evaluate:
     input:
         unpack(fid_classifier_input),
         data="results/data/{dataset}.pt",
-        final="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/final.pt",
-        status="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/status.json",
+        stack=image_stack_input,
     output:
         json="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}.json",
         history="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}_fid_history.csv",
@@ -54,7 +53,7 @@ rule image_evaluate:
     params:
         extractor=fid_extractor_args,
         evaluation=image_evaluation_args,
-        run_dir=lambda wildcards, input: os.path.dirname(input.final),
+        run_dir=lambda wildcards: os.path.dirname(image_run_path(*run_wildcards(wildcards), "final.pt")),
     shell:
         "vaepriors image-evaluate --data {input.data:q} --run-dir {params.run_dir:q} {params.extractor}"
         " {params.evaluation} --out-json {output.json:q} --out-history {output.history:q}"
@@ -89,7 +88,7 @@ rule image_tsne:
 rule overfit_encoder:
     input:
         data="results/data/{dataset}.pt",
-        snapshot="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/final.pt",
+        stack=image_stack_input,
     output:
         csv="results/images/{dataset}/overfit_encoder/{configuration}/r{r}/seed{seed}.csv",
         npz="results/images/{dataset}/overfit_encoder/{configuration}/r{r}/seed{seed}.npz",
@@ -109,6 +108,7 @@ rule overfit_encoder:
         runtime=JOBS["image_evaluate"]["runtime"],
     params:
         study=cli_flags({k: v for k, v in FIGURES.get("figure5", {}).items() if k in ("iterations", "eval_every")}),
+        snapshot=lambda wildcards: image_run_path(*run_wildcards(wildcards), "final.pt"),
     shell:
-        "vaepriors overfit-encoder --data {input.data:q} --snapshot {input.snapshot:q} {params.study}"
+        "vaepriors overfit-encoder --data {input.data:q} --snapshot {params.snapshot:q} {params.study}"
         " --out-csv {output.csv:q} --out-npz {output.npz:q} --device auto --threads {threads} > {log:q} 2>&1"

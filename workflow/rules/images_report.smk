@@ -45,9 +45,8 @@ rule image_table:
 
 rule figure2a:
     input:
-        history=[image_run_path(*run, "history.csv") for run in figure2a_runs()],
+        stacks=stacks_of(figure2a_runs()),
         fid_history=[image_eval_path(*run, "_fid_history.csv") for run in figure2a_runs()],
-        status=[image_run_path(*run, "status.json") for run in figure2a_runs()],
     output:
         png=report("results/figures/figure2a.png", category="Figures", labels={"figure": "figure2a"}),
         pdf="results/figures/figure2a.pdf",
@@ -64,7 +63,7 @@ rule figure2a:
 
 rule figure2b:
     input:
-        history=[image_run_path(*run, "history.csv") for run in figure2b_runs()],
+        stacks=stacks_of(figure2b_runs()),
         latents=[image_eval_path(*run, "_latents.npz") for run in figure2b_runs()],
     output:
         png=report("results/figures/figure2b.png", category="Figures", labels={"figure": "figure2b"}),
@@ -91,8 +90,9 @@ rule figure7:
         "../../envs/vaepriors.yaml"
     params:
         selection=IMAGES["evaluation"]["selection_fid"],
+        history=space_separated(study_histories()),
     shell:
-        "vaepriors figure7 --history {input.history:q} --fid-history {input.fid_history:q}"
+        "vaepriors figure7 --history {params.history} --fid-history {input.fid_history:q}"
         " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
 
 

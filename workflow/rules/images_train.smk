@@ -1,6 +1,7 @@
-# Image study, data and training (docs/images.md): one dataset file per dataset, one warm-up per
-# (dataset, prior, K, LC, seed), one adversarial job per (dataset, configuration, r_entropy, seed).
-# Training jobs resume from their own checkpoint when started again (e.g. with --rerun-incomplete).
+# Image study, data and training (docs/images.md): one dataset file per dataset; stacked training: one warm-up job
+# per (dataset, prior, K, LC) trains a warm-up for each seed, one adversarial job per (dataset, configuration) trains
+# all its (r_entropy, seed) runs in one process. Training jobs resume from their own checkpoint when started again
+# (e.g. with --rerun-incomplete). A stack job writes each run's directory and, last, the stack's manifest.
 
 
 rule fetch_images:
@@ -26,15 +27,14 @@ rule image_warmup:
     input:
         data="results/data/{dataset}.pt",
     output:
-        state="results/images/{dataset}/warmup/{warmup}/seed{seed}.pt",
+        state="results/images/{dataset}/warmup/{warmup}.pt",
     log:
-        "results/logs/image_warmup/{dataset}/{warmup}/seed{seed}.log",
+        "results/logs/image_warmup/{dataset}/{warmup}.log",
     benchmark:
-        "results/benchmarks/image_warmup/{dataset}/{warmup}/seed{seed}.tsv"
+        "results/benchmarks/image_warmup/{dataset}/{warmup}.tsv"
     wildcard_constraints:
         dataset=alternatives(IMAGE_DATASETS),
         warmup=alternatives(WARMUPS),
-        seed=r"\d+",
     conda:
         "../../envs/vaepriors.yaml"
     threads: JOBS["image_train"]["threads"]
@@ -54,18 +54,14 @@ rule image_train:
         data="results/data/{dataset}.pt",
         warmup=image_warmup_file,
     output:
-        final="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/final.pt",
-        history="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/history.csv",
-        status="results/images/{dataset}/runs/{configuration}/r{r}/seed{seed}/status.json",
+        stack="results/images/{dataset}/runs/{configuration}/stack.json",
     log:
-        "results/logs/image_train/{dataset}/{configuration}/r{r}/seed{seed}.log",
+        "results/logs/image_train/{dataset}/{configuration}.log",
     benchmark:
-        "results/benchmarks/image_train/{dataset}/{configuration}/r{r}/seed{seed}.tsv"
+        "results/benchmarks/image_train/{dataset}/{configuration}.tsv"
     wildcard_constraints:
         dataset=alternatives(IMAGE_DATASETS),
         configuration=alternatives(IMAGE_CONFIGURATIONS),
-        r=r"[0-9.]+",
-        seed=r"\d+",
     conda:
         "../../envs/vaepriors.yaml"
     threads: JOBS["image_train"]["threads"]
@@ -75,7 +71,9 @@ rule image_train:
         runtime=JOBS["image_train"]["runtime"],
     params:
         training=image_train_args,
-        run_dir=lambda wildcards, output: os.path.dirname(output.final),
+        run_dirs=image_run_dirs,
+        checkpoint=lambda wildcards, output: os.path.join(os.path.dirname(output.stack), "checkpoint.pt"),
     shell:
         "vaepriors image-train --data {input.data:q} --warmup {input.warmup:q} {params.training}"
-        " --run-dir {params.run_dir:q} --device auto --threads {threads} > {log:q} 2>&1"
+        " --run-dirs {params.run_dirs} --checkpoint {params.checkpoint:q} --manifest {output.stack:q}"
+        " --device auto --threads {threads} > {log:q} 2>&1"

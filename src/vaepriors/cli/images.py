@@ -19,10 +19,23 @@ def fetch_images(args) -> None:
     data.save(args.out)
 
 
-def _train_config(args):
-    from vaepriors.training.image_config import ImageTrainConfig
+def _stack_config(args):
+    """The stack of ``--seeds`` x ``--r-entropy`` runs (r_entropy outer, seeds inner) of one configuration."""
+    from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
 
-    return dataclass_from_arguments(ImageTrainConfig, args)
+    config = dataclass_from_arguments(ImageTrainConfig, args, seed=args.seeds[0], r_entropy=args.r_entropy[0])
+    return ImageStackConfig.product(config, args.seeds, args.r_entropy)
+
+
+def write_manifest(stack, run_dirs, path) -> None:
+    """The stack's runs with their directories and statuses; written after every run directory is complete."""
+    import json
+    from pathlib import Path
+
+    runs = [{"seed": run.seed, "r_entropy": run.r_entropy, "run_dir": str(run_dir),
+             "status": json.loads((Path(run_dir) / "status.json").read_text())}
+            for run, run_dir in zip(stack.runs, run_dirs)]
+    Path(path).write_text(json.dumps({"configuration": stack.base.configuration, "runs": runs}, indent=2) + "\n")
 
 
 def image_warmup(args) -> None:
@@ -30,7 +43,7 @@ def image_warmup(args) -> None:
     from vaepriors.training.image_stages import run_warmup
 
     device = setup(args)
-    run_warmup(_train_config(args), ImageData.load(args.data).train_images, args.out, device)
+    run_warmup(_stack_config(args), ImageData.load(args.data).train_images, args.out, device)
 
 
 def image_train(args) -> None:
@@ -38,12 +51,22 @@ def image_train(args) -> None:
     from vaepriors.training.image_stages import run_adversarial
 
     device = setup(args)
-    run_adversarial(_train_config(args), ImageData.load(args.data).train_images, args.warmup, args.run_dir, device)
+    stack = _stack_config(args)
+    run_adversarial(stack, ImageData.load(args.data).train_images, args.warmup, args.run_dirs, args.checkpoint, device)
+    if args.manifest:
+        write_manifest(stack, args.run_dirs, args.manifest)
+
+
+def _add_stack_arguments(parser) -> None:
+    from vaepriors.training.image_config import ImageTrainConfig
+
+    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="one run per seed (and r_entropy)")
+    parser.add_argument("--r-entropy", type=float, nargs="+", default=[0.0],
+                        help="responsibility-entropy weights; the stack trains every (r_entropy, seed) pair")
+    add_dataclass_arguments(parser, ImageTrainConfig, exclude=("seed", "r_entropy"))
 
 
 def add_image_commands(sub) -> None:
-    from vaepriors.training.image_config import ImageTrainConfig
-
     p = sub.add_parser("fetch-images", help="read (or download) an image dataset, verify it, save it as one file")
     p.add_argument("--dataset", required=True, choices=["mnist", "fmnist", "cifar10", "svhn", "celeba"])
     p.add_argument("--source", required=True, help="'torchvision' (download) or a directory with the standard files")
@@ -53,18 +76,23 @@ def add_image_commands(sub) -> None:
     p.add_argument("--out", required=True)
     p.set_defaults(handler=fetch_images)
 
-    p = sub.add_parser("image-warmup", help="the shared VAE warm-up of an image run (epochs [0, warmup_epochs))")
+    p = sub.add_parser("image-warmup", help="the VAE warm-up of an image stack, one run per seed "
+                                            "(epochs [0, warmup_epochs))")
     p.add_argument("--data", required=True, help="dataset file of fetch-images")
-    p.add_argument("--out", required=True, help="training state after the warm-up")
-    add_dataclass_arguments(p, ImageTrainConfig)
+    p.add_argument("--out", required=True, help="training state of the stack after the warm-up")
+    _add_stack_arguments(p)
     add_runtime(p)
     p.set_defaults(handler=image_warmup)
 
-    p = sub.add_parser("image-train", help="the adversarial phase of one image run, from its warm-up; resumes")
+    p = sub.add_parser("image-train", help="the adversarial phase of an image stack (seeds x r_entropy runs of one "
+                                           "configuration), from its warm-up; resumes")
     p.add_argument("--data", required=True)
     p.add_argument("--warmup", required=True, help="training state written by image-warmup")
-    p.add_argument("--run-dir", required=True)
-    add_dataclass_arguments(p, ImageTrainConfig)
+    p.add_argument("--run-dirs", nargs="+", required=True,
+                   help="one output directory per run, in the stack's order (r_entropy outer, seeds inner)")
+    p.add_argument("--checkpoint", required=True, help="the stack's resumable state while it trains")
+    p.add_argument("--manifest", help="written last: the stack's runs, their directories and statuses (JSON)")
+    _add_stack_arguments(p)
     add_runtime(p)
     p.set_defaults(handler=image_train)
 

@@ -23,7 +23,8 @@ Terms = dict[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class SoftIntroWeights:
-    """beta_* are (R,) tensors (one value per run); the rest are shared scalars."""
+    """beta_* are (R,) tensors (one value per run); r_entropy is a scalar or an (R,) tensor (a stack sweeping it);
+    the rest are shared scalars."""
 
     beta_rec: torch.Tensor
     beta_kl: torch.Tensor
@@ -32,7 +33,7 @@ class SoftIntroWeights:
     gamma: float = 1.0
     gamma_r: float = 1e-8
     scale: float = 0.5
-    r_entropy: float = 0.0
+    r_entropy: float | torch.Tensor = 0.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class SoftIntroObjective:
         self.w = weights
         self.kl = kl
         self.track_entropy = track_entropy
+        # read once here, not in every step: does any run weight the entropy term?
+        self.weights_entropy = bool(torch.as_tensor(weights.r_entropy).gt(0).any())
 
     def _encode_sample(self, model: StackedVAE, x: torch.Tensor, rnd: RunRandomness):
         mu, logvar = model.encode(x)
@@ -71,7 +74,7 @@ class SoftIntroObjective:
             fake = model.decode(prior.sample(batch, rnd))
         mu, logvar, z = self._encode_sample(model, x, rnd)
         rec = model.decode(z)
-        entropy = w.r_entropy > 0 or (self.track_entropy and prior.n_components > 1)
+        entropy = self.weights_entropy or (self.track_entropy and prior.n_components > 1)
         real_kl = self.kl(mu, logvar, prior, rnd, responsibilities=entropy)
         neg = {name: self.exp_elbo(model, generated, prior, rnd).mean(-1)
                for name, generated in (("fake", fake), ("rec", rec))}
@@ -80,7 +83,7 @@ class SoftIntroObjective:
         terms = {"rec": rec_error, "kl": kl, "exp_elbo_fake": neg["fake"], "exp_elbo_rec": neg["rec"]}
         if entropy:
             terms["neg_entropy"] = normalised_negative_entropy(real_kl.mean_responsibility)
-        if w.r_entropy > 0:
+        if self.weights_entropy:
             loss = loss + w.scale * w.r_entropy * terms["neg_entropy"]
         return loss, terms, RealPosterior(mu.detach(), logvar.detach(), z.detach())
 

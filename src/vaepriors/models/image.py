@@ -13,18 +13,44 @@ from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, LogVarSoftCl
 from vaepriors.training.image_config import ImageTrainConfig
 
 
-def build_prior(config: ImageTrainConfig, train_images: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> Prior:
-    """SG, a decoupled (flow) prior initialised from torch's global RNG like the networks, or a VampPrior whose K
-    pseudo-inputs are K random training images in [0, 1] (reference §13)."""
+def build_prior(config: ImageTrainConfig, pseudo_inputs: torch.Tensor | None,
+                generators: Sequence[torch.Generator]) -> Prior:
+    """The prior of R runs: SG, R decoupled (flow) priors initialised from the runs' generators, or R VampPriors
+    with the given pseudo-inputs (R, K, C, H, W) in [0, 1]."""
+    runs = len(generators)
     if config.prior == "standard_gaussian":
-        return StandardGaussianPrior(1, config.z_dim)
+        return StandardGaussianPrior(runs, config.z_dim)
     if config.prior == "decoupled":
         return DecoupledPrior(DecoupledPriorConfig(config.z_dim, config.flow_blocks, config.flow_hidden,
-                                                   log_scale_bound=config.flow_log_scale_bound))
+                                                   log_scale_bound=config.flow_log_scale_bound), generators)
+    return VampPrior(pseudo_inputs, config.learnable_contributions, input_range=(0.0, 1.0))
+
+
+def pseudo_inputs(config: ImageTrainConfig, train_images: torch.Tensor | None, generator: torch.Generator,
+                  image_shape: tuple[int, int, int]) -> torch.Tensor:
+    """K random training images in [0, 1] (reference §13), (K, C, H, W); zeros when no images are given (a model
+    whose weights are loaded next)."""
+    if train_images is None:
+        return torch.zeros(config.components, *image_shape)
     index = torch.randperm(len(train_images), generator=generator)[:config.components]
-    pseudo = train_images[index.to(train_images.device)].float().div(255).cpu()
-    return VampPrior(pseudo.unsqueeze(0), config.learnable_contributions, input_range=(0.0, 1.0))
+    return train_images[index.to(train_images.device)].float().div(255).cpu()
+
+
+def build_image_stack(config: ImageTrainConfig, init_seeds: Sequence[int], image_shape: tuple[int, int, int],
+                      train_images: torch.Tensor | None = None) -> StackedVAE:
+    """R runs of ``config`` in one model; run r is initialised from ``init_seeds[r]`` alone (its pseudo-inputs from a
+    generator, its networks from torch's global RNG seeded with it, its flow from its own generator), so a run's
+    initial weights do not depend on which runs share its stack."""
+    networks, pseudo = [], []
+    for seed in init_seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if config.prior == "vamp":
+                pseudo.append(pseudo_inputs(config, train_images, torch.Generator().manual_seed(seed), image_shape))
+            networks.append(build_run_networks(config, image_shape))
+    prior = build_prior(config, torch.stack(pseudo) if pseudo else None,
+                        [torch.Generator().manual_seed(seed) for seed in init_seeds])
+    return build_image_vae(config, image_shape, prior, networks)
 
 
 def build_run_networks(config: ImageTrainConfig, image_shape: tuple[int, int, int]) -> tuple[ConvEncoder, ConvDecoder]:

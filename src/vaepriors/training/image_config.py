@@ -94,3 +94,60 @@ class ImageTrainConfig:
         for key in ("channels", "measure_epochs"):
             values[key] = tuple(values[key])
         return cls(**values)
+
+
+# Fields in which the runs of one stack may differ: everything else is the stack's one configuration.
+STACKED_FIELDS = ("seed", "r_entropy")
+
+
+@dataclass(frozen=True)
+class ImageStackConfig:
+    """R image runs trained in one process (docs/images.md): one configuration, several (seed, r_entropy) pairs.
+
+    The adversarial stack of a configuration holds its seeds x r_entropy values; its warm-up stack holds one warm-up
+    per distinct seed (r_entropy acts only after the warm-up), shared by every run of that seed.
+    """
+
+    runs: tuple[ImageTrainConfig, ...]
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("an image stack needs at least one run")
+        base = replace(self.runs[0], seed=0, r_entropy=0.0)
+        others = [run.configuration for run in self.runs if replace(run, seed=0, r_entropy=0.0) != base]
+        if others:
+            raise ValueError(f"the runs of an image stack may differ only in {STACKED_FIELDS}; runs of "
+                             f"{sorted(set(others))} differ from {self.runs[0].configuration!r} in other fields")
+        pairs = [(run.seed, run.r_entropy) for run in self.runs]
+        if len(set(pairs)) != len(pairs):
+            raise ValueError(f"an image stack holds each (seed, r_entropy) once, got {pairs}")
+
+    @classmethod
+    def of(cls, config: "ImageStackConfig | ImageTrainConfig") -> "ImageStackConfig":
+        """A stack as it is, or a single run as a stack of one."""
+        return config if isinstance(config, ImageStackConfig) else cls((config,))
+
+    @classmethod
+    def product(cls, config: ImageTrainConfig, seeds, r_values) -> "ImageStackConfig":
+        """Runs of ``config`` for every r_entropy value (outer) and seed (inner)."""
+        return cls(tuple(replace(config, seed=int(seed), r_entropy=float(r)) for r in r_values for seed in seeds))
+
+    @property
+    def base(self) -> ImageTrainConfig:
+        """The configuration every run shares (its seed and r_entropy are the first run's)."""
+        return self.runs[0]
+
+    @property
+    def seeds(self) -> list[int]:
+        """Distinct seeds in order of first appearance."""
+        return list(dict.fromkeys(run.seed for run in self.runs))
+
+    def warmup(self) -> "ImageStackConfig":
+        return ImageStackConfig(tuple(replace(self.base, seed=seed).warmup_config() for seed in self.seeds))
+
+    def to_dict(self) -> dict:
+        return {"runs": [run.to_dict() for run in self.runs]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ImageStackConfig":
+        return cls(tuple(ImageTrainConfig.from_dict(run) for run in values["runs"]))

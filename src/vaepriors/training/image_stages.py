@@ -1,9 +1,11 @@
-"""The two training stages of an image run as the pipeline runs them: the shared VAE warm-up and the adversarial
-phase. Both resume from their last checkpoint when started again (after a kill, a preemption or a time limit)."""
+"""The two training stages of an image stack as the pipeline runs them: the VAE warm-up (one run per seed) and the
+adversarial phase (every (seed, r_entropy) run of one configuration). Both resume from their last checkpoint when
+started again (after a kill, a preemption or a time limit)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -12,52 +14,63 @@ import torch
 from vaepriors.atomic import save_atomic
 from vaepriors.training.engine import Checkpoint, load_state
 from vaepriors.training.image_checkpoint import snapshot_payload
-from vaepriors.training.image_config import ImageTrainConfig
+from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
 from vaepriors.training.image_trainer import ImageTrainer
 
 
-def run_warmup(config: ImageTrainConfig, train_images: torch.Tensor, out: str | Path,
+def run_warmup(stack: ImageStackConfig | ImageTrainConfig, train_images: torch.Tensor, out: str | Path,
                device: torch.device | str = "cpu", progress: bool = True) -> None:
-    """Epochs [0, warmup_epochs) of the run's warm-up configuration; writes the full training state to ``out``
-    (``out.partial`` while it runs: a restarted job resumes there)."""
-    out = Path(out)
-    trainer = ImageTrainer(config.warmup_config(), train_images, device)
+    """Epochs [0, warmup_epochs) of the stack's warm-up (one run per seed); writes the full training state to
+    ``out`` (``out.partial`` while it runs: a restarted job resumes there)."""
+    out, stack = Path(out), ImageStackConfig.of(stack)
+    trainer = ImageTrainer(stack.warmup(), train_images, device)
     partial = Checkpoint(out.with_name(out.name + ".partial"), trainer.config.to_dict())
-    trainer.train(config.warmup_epochs, checkpoint=partial, progress=progress)
+    trainer.train(stack.base.warmup_epochs, checkpoint=partial, progress=progress)
     save_atomic(trainer.state_dict(), out)
     partial.remove()
 
 
-def run_adversarial(config: ImageTrainConfig, train_images: torch.Tensor, warmup: str | Path, run_dir: str | Path,
-                    device: torch.device | str = "cpu", progress: bool = True) -> None:
-    """Epochs [warmup_epochs, epochs) from the shared warm-up (or from the run's own checkpoint after a restart);
-    writes the run directory of docs/images.md."""
-    run_dir = Path(run_dir)
-    checkpoint = Checkpoint(run_dir / "checkpoint.pt", config.to_dict())
-    trainer = ImageTrainer(config, train_images, device)
-    if not trainer.resume(checkpoint, "epoch"):
+def run_adversarial(stack: ImageStackConfig | ImageTrainConfig, train_images: torch.Tensor, warmup: str | Path,
+                    run_dirs: Sequence[str | Path], checkpoint: str | Path, device: torch.device | str = "cpu",
+                    progress: bool = True) -> None:
+    """Epochs [warmup_epochs, epochs) of every run of ``stack`` from the warm-up stack (or from the stack's own
+    ``checkpoint`` after a restart); writes run r's directory of docs/images.md to ``run_dirs[r]``."""
+    stack = ImageStackConfig.of(stack)
+    if len(run_dirs) != len(stack.runs):
+        raise ValueError(f"{len(stack.runs)} runs need as many run directories, got {len(run_dirs)}")
+    run_dirs = [Path(d) for d in run_dirs]
+    store = Checkpoint(checkpoint, stack.to_dict())
+    trainer = ImageTrainer(stack, train_images, device)
+    if not trainer.resume(store, "epoch"):
         trainer.load_warmup(load_state(warmup))
-        if trainer.epoch < config.warmup_epochs and trainer.divergence is None:
+        if trainer.epoch < stack.base.warmup_epochs and len(trainer.diverged_runs) < trainer.runs:
             raise ValueError(f"{warmup} holds epoch {trainer.epoch}, not a finished warm-up of "
-                             f"{config.warmup_epochs} epochs; re-run the warm-up rule")
-    shape = tuple(train_images.shape[1:])
+                             f"{stack.base.warmup_epochs} epochs; re-run the warm-up rule")
 
     def snapshot(epoch: int) -> None:
-        save_atomic(snapshot_payload(config, trainer.model, epoch, shape), run_dir / "snapshots" / f"epoch{epoch:03d}.pt")
+        for run, (config, run_dir) in enumerate(zip(stack.runs, run_dirs)):
+            if run not in trainer.diverged_runs:
+                save_atomic(snapshot_payload(config, trainer.run_weights(run), type(trainer.model.prior).__name__,
+                                             epoch, trainer.image_shape), run_dir / "snapshots" / f"epoch{epoch:03d}.pt")
 
-    trainer.train(config.epochs, on_snapshot=snapshot, checkpoint=checkpoint, progress=progress, resume=False)
-    write_run_outputs(trainer, run_dir)
-    checkpoint.remove()
+    trainer.train(stack.base.epochs, on_snapshot=snapshot, checkpoint=store, progress=progress, resume=False)
+    for run, run_dir in enumerate(run_dirs):
+        write_run_outputs(trainer, run, run_dir)
+    store.remove()
 
 
-def write_run_outputs(trainer: ImageTrainer, run_dir: Path) -> None:
-    config, shape = trainer.config, tuple(trainer.images.shape[1:])
-    pd.DataFrame(trainer.history).to_csv(run_dir / "history.csv", index=False)
-    divergence = trainer.divergence
-    status = {"completed_epochs": trainer.epoch, "diverged": divergence is not None,
+def write_run_outputs(trainer: ImageTrainer, run: int, run_dir: Path) -> None:
+    """history.csv, status.json and final.pt (the last finite weights) of one run of the stack."""
+    config = trainer.config.runs[run]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(trainer.run_history(run)).to_csv(run_dir / "history.csv", index=False)
+    divergence = trainer.run_divergence(run)
+    status = {"completed_epochs": trainer.epoch if divergence is None else divergence.at + 1,
+              "diverged": divergence is not None,
               "diverged_at_epoch": None if divergence is None else divergence.at,
               "reason": None if divergence is None else divergence.reason,
               "snapshots": sorted(int(p.stem.removeprefix("epoch")) for p in (run_dir / "snapshots").glob("epoch*.pt"))}
     (run_dir / "status.json").write_text(json.dumps(status, indent=2) + "\n")
     trained_epochs = trainer.epoch if divergence is None else divergence.at  # the last finite model
-    save_atomic(snapshot_payload(config, trainer.model, trained_epochs, shape), run_dir / "final.pt")
+    save_atomic(snapshot_payload(config, trainer.run_weights(run), type(trainer.model.prior).__name__,
+                                 trained_epochs, trainer.image_shape), run_dir / "final.pt")

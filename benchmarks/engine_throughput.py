@@ -1,0 +1,136 @@
+"""Per-run throughput of stacked training on the engine, side by side in one process (issue: one training engine).
+
+For every setting: milliseconds per stacked step, run-iterations per second (R / step time), the ratio against R
+separate single-run steps (``vs R x R=1``: > 1 means the stack is faster than running its runs one by one), and the
+number of ATen operator calls per step (a device-independent proxy for kernel launches: on a GPU each is at least one
+launch unless the step is captured in a CUDA graph). Settings:
+
+- 2D (S-IntroVAE, MoG(K) + LC + IP adversarial step, batch 512, MLP 4x256, MC 100): R in --toy-runs (1, 64, 256);
+- images (S-IntroVAE adversarial step on the paper's Fashion-MNIST networks unless --small): R in --image-runs,
+  fp32 and bf16.
+
+Usage: python benchmarks/engine_throughput.py [--device cpu|cuda] [--threads 2] [--toy-runs 1 64 256]
+       [--image-runs 1 4 12] [--small] [--rounds 3] [--iterations 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from vaepriors.training.config import RunSpec, ToyTrainConfig
+from vaepriors.training.image_config import ImageTrainConfig
+from vaepriors.training.image_trainer import ImageTrainer
+from vaepriors.training.players import soft_intro_step
+from vaepriors.training.toy_trainer import ToyTrainer
+
+
+class OperatorCount(TorchDispatchMode):
+    """Counts ATen operator calls (one per dispatched kernel)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def toy_stepper(runs: int, components: int, device: torch.device) -> Callable[[], None]:
+    specs = tuple(RunSpec(seed, 0.2, 0.3, 0.9) for seed in range(runs))
+    config = ToyTrainConfig(dataset="8Gaussian", configuration="benchmark", prior="vamp", components=components,
+                            learnable_contributions=True, intro_prior=True, convert_to_mog=True, warmup=2,
+                            mog_warmup=1, iterations=10, runs=specs)
+    trainer = ToyTrainer(config, device)
+    for unit in range(config.adversarial_start):  # through the VAMP -> MoG conversion and the clip fit
+        trainer.train_unit(unit)
+    return lambda: trainer.train_unit(config.adversarial_start)
+
+
+def image_stepper(runs: int, small: bool, bf16: bool, device: torch.device) -> Callable[[], None] | None:
+    """An adversarial step of a MoG(10)+LC+IP image stack; None where the image trainer holds one run only."""
+    channels, z_dim, batch = ((8, 16), 8, 32) if small else ((64, 128), 32, 128)
+    config = ImageTrainConfig(dataset="fmnist", configuration="benchmark", prior="vamp", components=10,
+                              learnable_contributions=True, intro_prior=True, channels=channels, z_dim=z_dim,
+                              batch_size=batch, epochs=3, warmup_epochs=1, mog_warmup_epochs=1, measure_epochs=(),
+                              bf16=bf16)
+    images = torch.randint(0, 256, (batch * 2, 1, 28, 28), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    trainer = ImageTrainer(config, images, device) if runs == 1 else None
+    if trainer is None:
+        return None
+    trainer.begin_interval(config.warmup_epochs)
+    x = trainer.images[:batch].float().div(255).unsqueeze(0)
+    return lambda: soft_intro_step(trainer.model, trainer.objective, x, trainer.rnd, trainer.optimizers, True,
+                                   config.intro_prior)
+
+
+def measure(steppers: dict, iterations: int, rounds: int, device: torch.device) -> dict:
+    """Median seconds per step over rounds (every round times every setting, so drifting load hits all alike)."""
+    samples: dict = {name: [] for name in steppers}
+    for step in steppers.values():
+        step()
+    for _ in range(rounds):
+        for name, step in steppers.items():
+            _synchronise(device)
+            start = time.perf_counter()
+            for _ in range(iterations):
+                step()
+            _synchronise(device)
+            samples[name].append((time.perf_counter() - start) / iterations)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def operator_calls(step: Callable[[], None]) -> int:
+    with OperatorCount() as counter:
+        step()
+    return counter.calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--toy-runs", type=int, nargs="*", default=[1, 64, 256])
+    parser.add_argument("--toy-components", type=int, default=8)
+    parser.add_argument("--image-runs", type=int, nargs="*", default=[1, 4, 12])
+    parser.add_argument("--small", action="store_true", help="tiny image networks (a quick CPU check)")
+    parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    steppers: dict = {}
+    for runs in args.toy_runs:
+        steppers[("2D", runs, "fp32")] = toy_stepper(runs, args.toy_components, device)
+    for runs in args.image_runs:
+        for precision in ("fp32", "bf16"):
+            step = image_stepper(runs, args.small, precision == "bf16", device)
+            if step is not None:
+                steppers[("images", runs, precision)] = step
+    calls = {name: operator_calls(step) for name, step in steppers.items()}
+    seconds = measure(steppers, args.iterations, args.rounds, device)
+
+    print(f"device={device} threads={args.threads} iterations/round={args.iterations} rounds={args.rounds} (medians)")
+    print(f"{'study':<8}{'R':>5}{'precision':>11}{'ms/step':>11}{'run-it/s':>11}{'vs R x R=1':>12}{'ATen ops':>10}")
+    for (study, runs, precision), value in seconds.items():
+        single = seconds.get((study, 1, precision))
+        ratio = f"{single * runs / value:.2f}" if single else "n/a"
+        print(f"{study:<8}{runs:>5}{precision:>11}{value * 1e3:>11.1f}{runs / value:>11.1f}{ratio:>12}"
+              f"{calls[(study, runs, precision)]:>10}")
+
+
+if __name__ == "__main__":
+    main()
