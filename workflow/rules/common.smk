@@ -17,6 +17,8 @@ if _PYTHON_BIN not in os.environ.get("PATH", "").split(os.pathsep):
 
 TOY = config["toy"]
 JOBS = config["jobs"]
+# --capture for the training commands: CUDA-graph replay of each step on a GPU (jobs.cuda_graphs)
+CAPTURE = "--capture" if JOBS.get("cuda_graphs") else ""
 DATASETS = TOY["datasets"]
 
 # Table 1 columns and Figure 3 panels of the paper (configuration names of config.yaml), in paper order.

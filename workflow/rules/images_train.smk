@@ -43,10 +43,11 @@ rule image_warmup:
         mem_mb=JOBS["image_train"]["mem_mb"],
         runtime=JOBS["image_train"]["runtime"],
     params:
+        capture=CAPTURE,
         training=image_warmup_args,
     shell:
         "vaepriors image-warmup --data {input.data:q} {params.training}"
-        " --device auto --threads {threads} --out {output.state:q} > {log:q} 2>&1"
+        " {params.capture} --device auto --threads {threads} --out {output.state:q} > {log:q} 2>&1"
 
 
 rule image_train:
@@ -70,10 +71,11 @@ rule image_train:
         mem_mb=JOBS["image_train"]["mem_mb"],
         runtime=JOBS["image_train"]["runtime"],
     params:
+        capture=CAPTURE,
         training=image_train_args,
         run_dirs=image_run_dirs,
         checkpoint=lambda wildcards, output: os.path.join(os.path.dirname(output.stack), "checkpoint.pt"),
     shell:
         "vaepriors image-train --data {input.data:q} --warmup {input.warmup:q} {params.training}"
         " --run-dirs {params.run_dirs} --checkpoint {params.checkpoint:q} --manifest {output.stack:q}"
-        " --device auto --threads {threads} > {log:q} 2>&1"
+        " {params.capture} --device auto --threads {threads} > {log:q} 2>&1"

@@ -23,6 +23,7 @@ rule toy_train_grid:
         mem_mb=JOBS["train"]["mem_mb"],
         runtime=JOBS["train"]["runtime"],
     params:
+        capture=CAPTURE,
         model=configuration_args,
         training=training_args,
         grid=grid_args,
@@ -30,7 +31,7 @@ rule toy_train_grid:
     shell:
         "vaepriors toy-train --dataset {wildcards.dataset} --configuration {wildcards.configuration}"
         " {params.model} {params.training} {params.grid} --seeds {params.seeds}"
-        " --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
+        " {params.capture} --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
 
 
 rule toy_train_seeds:
@@ -52,13 +53,14 @@ rule toy_train_seeds:
         mem_mb=JOBS["train"]["mem_mb"],
         runtime=JOBS["train"]["runtime"],
     params:
+        capture=CAPTURE,
         model=configuration_args,
         training=training_args,
         seeds=seed_args,
     shell:
         "vaepriors toy-train --dataset {wildcards.dataset} --configuration {wildcards.configuration}"
         " {params.model} {params.training} --optimum-from {input.grid_metrics:q} --seeds {params.seeds}"
-        " --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
+        " {params.capture} --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
 
 
 rule toy_train_baseline:
@@ -76,6 +78,7 @@ rule toy_train_baseline:
         mem_mb=JOBS["train"]["mem_mb"],
         runtime=JOBS["train"]["runtime"],
     params:
+        capture=CAPTURE,
         model=baseline_configuration_args,
         training=baseline_training_args,
         betas=reported_betas_args,
@@ -83,4 +86,4 @@ rule toy_train_baseline:
     shell:
         "vaepriors toy-train --dataset {wildcards.dataset} --configuration baseline_{wildcards.kl}"
         " {params.model} {params.training} --betas {params.betas} --seeds {params.seeds}"
-        " --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
+        " {params.capture} --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"

@@ -36,6 +36,18 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1)
 
 
+def add_capture(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--capture", action="store_true",
+                        help="on CUDA, replay every training step as a captured CUDA graph (training/capture.py)")
+
+
+def capture_requested(args, device) -> bool:
+    """--capture acts on CUDA only; on the CPU the same step runs eagerly."""
+    if args.capture and device.type != "cuda":
+        logging.getLogger(__name__).info("--capture ignored on %s: CUDA graphs need a CUDA device", device)
+    return args.capture and device.type == "cuda"
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class, exclude: tuple[str, ...] = ()) -> None:
     """One ``--flag`` per field of a typed config dataclass (bools as --x/--no-x, tuples as lists)."""
     for field in dataclasses.fields(config_class):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from vaepriors.cli.common import add_dataclass_arguments, add_runtime, dataclass_from_arguments, setup
+from vaepriors.cli.common import (add_capture, add_dataclass_arguments, add_runtime, capture_requested,
+                                  dataclass_from_arguments, setup)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def image_warmup(args) -> None:
     from vaepriors.training.image_stages import run_warmup
 
     device = setup(args)
-    run_warmup(_stack_config(args), ImageData.load(args.data).train_images, args.out, device)
+    run_warmup(_stack_config(args), ImageData.load(args.data).train_images, args.out, device,
+               capture=capture_requested(args, device))
 
 
 def image_train(args) -> None:
@@ -52,7 +54,8 @@ def image_train(args) -> None:
 
     device = setup(args)
     stack = _stack_config(args)
-    run_adversarial(stack, ImageData.load(args.data).train_images, args.warmup, args.run_dirs, args.checkpoint, device)
+    run_adversarial(stack, ImageData.load(args.data).train_images, args.warmup, args.run_dirs, args.checkpoint, device,
+                    capture=capture_requested(args, device))
     if args.manifest:
         write_manifest(stack, args.run_dirs, args.manifest)
 
@@ -64,6 +67,7 @@ def _add_stack_arguments(parser) -> None:
     parser.add_argument("--r-entropy", type=float, nargs="+", default=[0.0],
                         help="responsibility-entropy weights; the stack trains every (r_entropy, seed) pair")
     add_dataclass_arguments(parser, ImageTrainConfig, exclude=("seed", "r_entropy"))
+    add_capture(parser)
 
 
 def add_image_commands(sub) -> None:

@@ -8,7 +8,7 @@ import logging
 from dataclasses import fields
 from pathlib import Path
 
-from vaepriors.cli.common import add_runtime, setup
+from vaepriors.cli.common import add_capture, add_runtime, capture_requested, setup
 
 
 def _runs(args) -> tuple:
@@ -37,7 +37,8 @@ def toy_train(args) -> None:
     logging.getLogger(__name__).info("training %d runs of %s/%s", len(config.runs), config.dataset,
                                      config.configuration)
     checkpoint = Path(f"{args.out}.checkpoint")
-    save_runs(ToyTrainer(config, device).train(log_every=args.log_every, checkpoint=checkpoint), args.out)
+    trainer = ToyTrainer(config, device, capture=capture_requested(args, device))
+    save_runs(trainer.train(log_every=args.log_every, checkpoint=checkpoint), args.out)
     checkpoint.unlink(missing_ok=True)
 
 
@@ -98,6 +99,7 @@ def add_toy_train(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--log-every", type=int, default=500,
                    help="iterations between history rows and checkpoints (OUT.checkpoint; a restart resumes there)")
+    add_capture(p)
     add_runtime(p)
     p.set_defaults(handler=toy_train)
 

@@ -18,7 +18,10 @@ def soft_clip(x: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, k: floa
 
 
 class LogVarSoftClip(nn.Module):
-    """Per-run, per-dimension bounds fitted once (start of the adversarial phase), then applied to every use."""
+    """Per-run, per-dimension bounds fitted once (start of the adversarial phase), then applied to every use.
+
+    Whether the clip is on is kept twice: the ``active`` buffer (saved with the model) and a host flag read by
+    ``forward``, so that a training step never waits for the device to answer whether to clip."""
 
     def __init__(self, runs: int, z_dim: int, k: float):
         super().__init__()
@@ -26,15 +29,22 @@ class LogVarSoftClip(nn.Module):
         self.register_buffer("lower", torch.zeros(runs, z_dim))
         self.register_buffer("upper", torch.zeros(runs, z_dim))
         self.register_buffer("active", torch.tensor(False))
+        self.is_active = False
+        self.register_load_state_dict_post_hook(LogVarSoftClip._read_active)
+
+    @staticmethod
+    def _read_active(module: "LogVarSoftClip", incompatible_keys) -> None:
+        module.is_active = bool(module.active)
 
     def fit(self, logvar: torch.Tensor) -> None:
         """Bounds = min and max over the K components' log-variances (R, K, d)."""
         self.lower.copy_(logvar.detach().amin(dim=1))
         self.upper.copy_(logvar.detach().amax(dim=1))
         self.active.fill_(True)
+        self.is_active = True
 
     def forward(self, logvar: torch.Tensor) -> torch.Tensor:
-        if not bool(self.active):
+        if not self.is_active:
             return logvar
         return soft_clip(logvar, self.lower.unsqueeze(1), self.upper.unsqueeze(1), self.k)
 

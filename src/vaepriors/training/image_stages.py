@@ -19,11 +19,11 @@ from vaepriors.training.image_trainer import ImageTrainer
 
 
 def run_warmup(stack: ImageStackConfig | ImageTrainConfig, train_images: torch.Tensor, out: str | Path,
-               device: torch.device | str = "cpu", progress: bool = True) -> None:
+               device: torch.device | str = "cpu", progress: bool = True, capture: bool = False) -> None:
     """Epochs [0, warmup_epochs) of the stack's warm-up (one run per seed); writes the full training state to
     ``out`` (``out.partial`` while it runs: a restarted job resumes there)."""
     out, stack = Path(out), ImageStackConfig.of(stack)
-    trainer = ImageTrainer(stack.warmup(), train_images, device)
+    trainer = ImageTrainer(stack.warmup(), train_images, device, capture)
     partial = Checkpoint(out.with_name(out.name + ".partial"), trainer.config.to_dict())
     trainer.train(stack.base.warmup_epochs, checkpoint=partial, progress=progress)
     save_atomic(trainer.state_dict(), out)
@@ -32,7 +32,7 @@ def run_warmup(stack: ImageStackConfig | ImageTrainConfig, train_images: torch.T
 
 def run_adversarial(stack: ImageStackConfig | ImageTrainConfig, train_images: torch.Tensor, warmup: str | Path,
                     run_dirs: Sequence[str | Path], checkpoint: str | Path, device: torch.device | str = "cpu",
-                    progress: bool = True) -> None:
+                    progress: bool = True, capture: bool = False) -> None:
     """Epochs [warmup_epochs, epochs) of every run of ``stack`` from the warm-up stack (or from the stack's own
     ``checkpoint`` after a restart); writes run r's directory of docs/images.md to ``run_dirs[r]``."""
     stack = ImageStackConfig.of(stack)
@@ -40,7 +40,7 @@ def run_adversarial(stack: ImageStackConfig | ImageTrainConfig, train_images: to
         raise ValueError(f"{len(stack.runs)} runs need as many run directories, got {len(run_dirs)}")
     run_dirs = [Path(d) for d in run_dirs]
     store = Checkpoint(checkpoint, stack.to_dict())
-    trainer = ImageTrainer(stack, train_images, device)
+    trainer = ImageTrainer(stack, train_images, device, capture)
     if not trainer.resume(store, "epoch"):
         trainer.load_warmup(load_state(warmup))
         if trainer.epoch < stack.base.warmup_epochs and len(trainer.diverged_runs) < trainer.runs:

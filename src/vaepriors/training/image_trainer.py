@@ -28,6 +28,7 @@ from vaepriors.losses.kl import MonteCarloKL
 from vaepriors.losses.soft_intro import SoftIntroObjective, SoftIntroWeights
 from vaepriors.models.image import build_image_stack
 from vaepriors.priors import MixtureOfGaussiansPrior, StandardGaussianPrior
+from vaepriors.training.capture import StepGraphs
 from vaepriors.training.engine import IntervalTrainer, LoopSettings, RunDivergence, spawn_seeds
 from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
 from vaepriors.training.players import build_optimizers, soft_intro_step
@@ -43,10 +44,10 @@ def stream_seeds(seed: int) -> tuple[int, int, int]:
 
 class ImageTrainer(IntervalTrainer):
     """An image stack; ``train(until_epoch, ...)`` runs epochs [position, until_epoch) on the engine. A single
-    ``ImageTrainConfig`` is a stack of one."""
+    ``ImageTrainConfig`` is a stack of one. ``capture``: replay each step as a CUDA graph (``training.capture``)."""
 
     def __init__(self, config: ImageStackConfig | ImageTrainConfig, train_images: torch.Tensor,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", capture: bool = False):
         if train_images.dtype != torch.uint8 or train_images.dim() != 4:
             raise ValueError("train_images must be a uint8 tensor (N, C, H, W)")
         stack = ImageStackConfig.of(config)
@@ -65,7 +66,8 @@ class ImageTrainer(IntervalTrainer):
                                    gamma=base.gamma, gamma_r=base.gamma_r, scale=1.0 / (channels * height * width),
                                    r_entropy=per_run["r_entropy"])
         self.objective = SoftIntroObjective(weights, MonteCarloKL(base.mc_samples), track_entropy=True)
-        self.optimizers = build_optimizers(self.model, base.lr)
+        self.graphs, self.capturable = StepGraphs(capture), capture
+        self.optimizers = build_optimizers(self.model, base.lr, capture)
         self.kept: dict[int, dict] = {}  # diverged run -> its weights at the start of its diverging epoch
         self.on_snapshot = None
         self.progress = True
@@ -89,7 +91,8 @@ class ImageTrainer(IntervalTrainer):
     def _convert_to_mog(self) -> None:
         self.model.convert_vamp_to_mog(self.config.base.vamp_to_mog_weights)
         self.model.prior.to(self.device)
-        self.optimizers = build_optimizers(self.model, self.config.base.lr)
+        self.optimizers = build_optimizers(self.model, self.config.base.lr, self.capturable)
+        self.graphs.invalidate()
 
     def begin_interval(self, epoch: int) -> None:
         base = self.config.base
@@ -98,6 +101,7 @@ class ImageTrainer(IntervalTrainer):
         if epoch == base.warmup_epochs and base.clipped:
             with torch.no_grad():
                 self.model.clip.fit(self.model.prior_params().logvar)
+            self.graphs.invalidate()
         if epoch in base.measure_epochs and self.on_snapshot is not None:
             self.on_snapshot(epoch)
         self._finite_state = copy.deepcopy(self.model.state_dict())
@@ -111,8 +115,8 @@ class ImageTrainer(IntervalTrainer):
         batches = range(0, n, base.batch_size)
         for start in tqdm(batches, desc=f"epoch {epoch}", mininterval=30, disable=not self.progress, leave=False):
             x = self.images[order[:, start:start + base.batch_size]].float().div_(255)
-            terms = soft_intro_step(self.model, self.objective, x, self.rnd, self.optimizers, adversarial,
-                                    base.intro_prior)
+            terms = self.graphs(adversarial, lambda batch: soft_intro_step(
+                self.model, self.objective, batch, self.rnd, self.optimizers, adversarial, base.intro_prior), x)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0) + value.detach()
         return {key: value / len(batches) for key, value in sums.items()}
@@ -188,6 +192,7 @@ class ImageTrainer(IntervalTrainer):
         self.order.load_state_dict(state["randomness"]["order"])
         self.rnd.load_state_dict(state["randomness"]["noise"])
         self.kept = {int(run): weights for run, weights in state["kept"].items()}
+        self.graphs.invalidate()
 
     def load_warmup(self, state: dict) -> None:
         """Continue from the warm-up stack of this stack's seeds: run j starts from the warm-up of its seed (its
@@ -221,6 +226,7 @@ class ImageTrainer(IntervalTrainer):
                                   for k, v in state["monitor"]["bad_terms"].items()}
         self.monitor.reported = {d.run for d in self.divergences}
         self.kept = {j: study["kept"][str(i)] for j, i in enumerate(index) if str(i) in study["kept"]}
+        self.graphs.invalidate()
 
 
 def replace_seed(config: ImageTrainConfig) -> ImageTrainConfig:

@@ -15,11 +15,15 @@ from vaepriors.training.randomness import RunRandomness
 Optimizers = dict[str, torch.optim.Optimizer]
 
 
-def build_optimizers(model: StackedVAE, lr: float) -> Optimizers:
-    """Adam per player; a prior without trainable parameters (standard Gaussian) gets none."""
+def build_optimizers(model: StackedVAE, lr: float, capturable: bool = False) -> Optimizers:
+    """Adam per player; a prior without trainable parameters (standard Gaussian) gets none. ``capturable``: Adam
+    that runs inside a CUDA graph, with a tensor learning rate (``training.capture``)."""
     players = {"encoder": list(model.encoder.parameters()), "decoder": list(model.decoder.parameters()),
                "prior": model.prior.trainable_parameters()}
-    return {name: torch.optim.Adam(params, lr=lr) for name, params in players.items() if params}
+    device = next(model.parameters()).device
+    rate = (lambda: torch.tensor(lr, device=device)) if capturable else (lambda: lr)
+    return {name: torch.optim.Adam(params, lr=rate(), capturable=capturable)
+            for name, params in players.items() if params}
 
 
 def update(loss: torch.Tensor, optimizers: Optimizers, players: tuple[str, ...]) -> None:

@@ -27,6 +27,7 @@ from vaepriors.models.toy import build_toy_vae
 from vaepriors.models.vae import StackedVAE
 from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, MixtureOfGaussiansPrior, Prior,
                               StandardGaussianPrior, VampPrior)
+from vaepriors.training.capture import StepGraphs, set_learning_rate
 from vaepriors.training.config import ToyTrainConfig
 from vaepriors.training.engine import Checkpoint, IntervalTrainer, LoopSettings, load_state, spawn_seeds
 from vaepriors.training.players import build_optimizers, soft_intro_step
@@ -70,9 +71,12 @@ class ToyRuns:
 
 
 class ToyTrainer(IntervalTrainer):
-    def __init__(self, config: ToyTrainConfig, device: torch.device | str = "cpu"):
+    """``capture``: replay each phase's step as a CUDA graph (``training.capture``; CUDA only)."""
+
+    def __init__(self, config: ToyTrainConfig, device: torch.device | str = "cpu", capture: bool = False):
         super().__init__(len(config.runs), device)
         self.config = config
+        self.graphs, self.capturable = StepGraphs(capture), capture
         self.rnd = RunRandomness([spawn_seeds(run.seed, 1)[0] for run in config.runs], self.device)
         self.sampler = get_sampler(config.dataset)
         # Parameters are created on the CPU, so they are initialised from CPU generators (one per run, seeded
@@ -86,7 +90,7 @@ class ToyTrainer(IntervalTrainer):
         weights = SoftIntroWeights(**betas, alpha=config.alpha, gamma=config.gamma, gamma_r=config.gamma_r,
                                    scale=config.scale, r_entropy=config.r_entropy)
         self.objective = SoftIntroObjective(weights, make_kl(config.kl, config.mc_samples))
-        self.optimizers = build_optimizers(self.model, self.config.lr)
+        self.optimizers = build_optimizers(self.model, self.config.lr, capture)
 
     def _learning_rate(self, iteration: int) -> float:
         """MultiStepLR counted from iteration 0 (warm-up included), for every player (reference §12.12)."""
@@ -96,23 +100,28 @@ class ToyTrainer(IntervalTrainer):
     def _convert_to_mog(self) -> None:
         self.model.convert_vamp_to_mog(self.config.vamp_to_mog_weights)
         self.model.prior.to(self.device)
-        self.optimizers = build_optimizers(self.model, self.config.lr)
+        self.optimizers = build_optimizers(self.model, self.config.lr, self.capturable)
+        self.graphs.invalidate()
 
     def _phase_changes(self, iteration: int) -> None:
         if iteration == self.config.conversion_iteration:
             self._convert_to_mog()
         if iteration == self.config.adversarial_start and self.config.clips_logvar:
             self.model.clip.fit(self.model.prior_params().logvar)
+            self.graphs.invalidate()
         for opt in self.optimizers.values():
-            for group in opt.param_groups:
-                group["lr"] = self._learning_rate(iteration)
+            set_learning_rate(opt, self._learning_rate(iteration))
+
+    def _step(self, adversarial: bool) -> dict[str, torch.Tensor]:
+        """Data and one S-IntroVAE step: everything a captured graph replays."""
+        x = self.sampler(self.config.batch_size, self.rnd)
+        return soft_intro_step(self.model, self.objective, x, self.rnd, self.optimizers, adversarial,
+                               self.config.intro_prior)
 
     def train_unit(self, iteration: int) -> dict[str, torch.Tensor]:
         self._phase_changes(iteration)
-        x = self.sampler(self.config.batch_size, self.rnd)
-        return soft_intro_step(self.model, self.objective, x, self.rnd, self.optimizers,
-                               adversarial=iteration >= self.config.adversarial_start,
-                               intro_prior=self.config.intro_prior)
+        adversarial = iteration >= self.config.adversarial_start
+        return self.graphs(adversarial, lambda: self._step(adversarial))
 
     def extra_state(self) -> dict:
         return {"prior": type(self.model.prior).__name__, "model": self.model.state_dict(),
@@ -126,6 +135,7 @@ class ToyTrainer(IntervalTrainer):
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         self.rnd.load_state_dict(state["randomness"])
+        self.graphs.invalidate()
 
     def train(self, progress: bool = True, log_every: int = 500, checkpoint: str | Path | None = None) -> ToyRuns:
         """Train every run to ``config.iterations``, resuming from (and writing) ``checkpoint`` if given."""
