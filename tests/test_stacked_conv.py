@@ -139,6 +139,8 @@ def test_speed_options_keep_float32_outputs_close_to_the_runs(stack_type):
     out = half(x)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, per_run(networks, x), rtol=0.1, atol=0.1)
+    out.square().sum().backward()
+    assert all(p.grad.dtype == torch.float32 and p.grad.isfinite().all() for p in half.parameters())
 
 
 def test_build_image_vae_stacks_the_runs_it_is_given():
