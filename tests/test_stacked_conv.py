@@ -5,6 +5,9 @@ import pytest
 import torch
 
 from vaepriors.models.conv import ConvDecoder, ConvEncoder, StackedConvDecoder, StackedConvEncoder
+from vaepriors.models.image import build_image_vae, build_run_networks
+from vaepriors.priors import StandardGaussianPrior
+from vaepriors.training.image_config import ImageTrainConfig
 
 RUNS, CHANNELS, SIZE, Z = 3, (4, 8), 8, 3
 REFERENCES = {StackedConvEncoder: ConvEncoder, StackedConvDecoder: ConvDecoder}
@@ -136,3 +139,23 @@ def test_speed_options_keep_float32_outputs_close_to_the_runs(stack_type):
     out = half(x)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, per_run(networks, x), rtol=0.1, atol=0.1)
+    out.square().sum().backward()
+    assert all(p.grad.dtype == torch.float32 and p.grad.isfinite().all() for p in half.parameters())
+
+
+def test_build_image_vae_stacks_the_runs_it_is_given():
+    config = ImageTrainConfig(dataset="fmnist", configuration="sg", prior="standard_gaussian", channels=CHANNELS,
+                              z_dim=Z, epochs=2, warmup_epochs=1, mog_warmup_epochs=1, measure_epochs=())
+    shape = (1, SIZE, SIZE)
+    runs = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        runs.append(build_run_networks(config, shape))
+    model = build_image_vae(config, shape, StandardGaussianPrior(2, Z), runs)
+    for run, networks in enumerate(runs):
+        for stack, network in zip((model.encoder, model.decoder), networks):
+            assert all(torch.equal(stack.run_state(run)[key], value) for key, value in network.state_dict().items())
+    assert model.encode(torch.rand(2, 5, *shape))[0].shape == (2, 5, Z)
+    torch.manual_seed(1)  # without runs: one run from the global RNG, as the trainer seeds it
+    single = build_image_vae(config, shape, StandardGaussianPrior(1, Z))
+    assert all(torch.equal(single.encoder.run_state(0)[key], value) for key, value in runs[0][0].state_dict().items())

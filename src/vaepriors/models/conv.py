@@ -15,9 +15,8 @@ networks in and ``unstack(r)`` gives one back.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
-
 import math
+from typing import Any, NamedTuple, Self, Sequence
 
 import torch
 from torch import nn
@@ -70,8 +69,10 @@ class GroupedLinear(nn.Module):
             nn.init.uniform_(bias, -1 / math.sqrt(in_features), 1 / math.sqrt(in_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.weight.view(self.runs, -1, self.weight.shape[1])
-        return _RunLinearFunction.apply(x, weight, self.bias.view(self.runs, 1, -1))
+        tensors = (x, self.weight.view(self.runs, -1, self.weight.shape[1]), self.bias.view(self.runs, 1, -1))
+        if torch.is_autocast_enabled(x.device.type):  # cast as autocast casts nn.Linear's inputs (not its backward)
+            tensors = tuple(tensor.to(torch.get_autocast_dtype(x.device.type)) for tensor in tensors)
+        return _RunLinearFunction.apply(*tensors)
 
 
 class ResidualBlock(nn.Module):
@@ -164,8 +165,7 @@ class StackedConvNetwork(nn.Module):
         self.bf16, self.channels_last = bf16, channels_last
 
     @classmethod
-    def from_runs(cls, networks: Sequence[nn.Module], bf16: bool = False,
-                  channels_last: bool = False) -> StackedConvNetwork:
+    def from_runs(cls, networks: Sequence[nn.Module], bf16: bool = False, channels_last: bool = False) -> Self:
         """Stack R reference networks of one architecture: run r of the stack computes exactly ``networks[r]``."""
         architectures = {network.architecture for network in networks}
         if len(architectures) != 1:

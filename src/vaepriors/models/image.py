@@ -63,8 +63,9 @@ def build_run_networks(config: ImageTrainConfig, image_shape: tuple[int, int, in
 
 def build_image_vae(config: ImageTrainConfig, image_shape: tuple[int, int, int], prior: Prior,
                     runs: Sequence[tuple[ConvEncoder, ConvDecoder]] | None = None) -> StackedVAE:
-    """The stack of ``runs`` (each run's reference networks, ``build_run_networks`` under the run's seed); run r
-    computes exactly ``runs[r]``. Without ``runs``, one run drawn from torch's global RNG now."""
+    """The stack of ``runs`` (each run's reference networks, ``build_run_networks`` under the run's seed) around
+    ``prior`` of as many runs; run r computes exactly ``runs[r]``. Without ``runs``, one run drawn from torch's global
+    RNG now, as before the run axis."""
     runs = runs or [build_run_networks(config, image_shape)]
     options = dict(bf16=config.bf16, channels_last=config.channels_last)
     encoder = StackedConvEncoder.from_runs([encoder for encoder, _ in runs], **options)
