@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from vaepriors.models.conv import ConvDecoder, ConvEncoder, SingleRun
 from vaepriors.models.vae import StackedVAE
 from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, LogVarSoftClip, Prior, StandardGaussianPrior,
                               VampPrior)
-from vaepriors.training.image_config import ImageTrainConfig
+
+if TYPE_CHECKING:  # models do not import training (only its configuration type is named here)
+    from vaepriors.training.image_config import ImageTrainConfig
 
 
 def build_prior(config: ImageTrainConfig, train_images: torch.Tensor | None = None,

@@ -2,8 +2,9 @@
 
     loss = rec + (1 - alpha) * KL + (alpha + lambda - 1) * MMD(q(z), p(z))     (Table 2: alpha = 0, lambda = 1000)
 
-MMD compares the batch's posterior samples z (N, L) with N fresh prior samples ``prior.sample(N)``, which for a
-decoupled prior are g^-1(z0) and keep their gradient, so the MMD also trains the flow (as in the authors' code).
+MMD compares the batch's posterior samples z (N, L) with N fresh prior samples z = g^-1(z0), z0 ~ N(0, I)
+(``base.prior_samples``, paper Sec. 4.2; g = id for N(0, I)), which for a decoupled prior keep their gradient, so the
+MMD also trains the flow (as in the authors' code).
 
 Kernel (the authors' choice, from Zhao's InfoVAE code): k(a, b) = exp(-||a - b||^2 / h) with h = L^2 by default,
 i.e. an RBF of bandwidth sigma = L / sqrt(2) (the code writes exp(-mean_l (a_l - b_l)^2 / L)). The estimator is
@@ -18,7 +19,8 @@ from typing import ClassVar
 
 import torch
 
-from vaepriors.losses.regularisers.base import LatentBatch, LatentPrior, Regulariser, Terms, register
+from vaepriors.losses.regularisers.base import LatentBatch, Regulariser, Terms, prior_samples, register
+from vaepriors.priors import PriorDistribution, Randomness
 
 
 def rbf_kernel(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
@@ -43,7 +45,8 @@ class InfoVAE(Regulariser):
     lam: float = 1000.0
     kernel_scale: float | None = None
 
-    def penalty(self, batch: LatentBatch, step: int, prior: LatentPrior) -> tuple[torch.Tensor, Terms]:
-        divergence = mmd(batch.z, prior.sample(batch.z.shape[0]), self.kernel_scale)
+    def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
+                randomness: Randomness) -> tuple[torch.Tensor, Terms]:
+        divergence = mmd(batch.z, prior_samples(prior, batch.z.shape[0], randomness), self.kernel_scale)
         loss = (1.0 - self.alpha) * self.reduce(batch.kl) + (self.alpha + self.lam - 1.0) * divergence
         return loss, {"mmd": divergence}
