@@ -5,9 +5,8 @@ import torch
 
 from vaepriors.losses.kl import kl_entropy_form
 from vaepriors.losses.regularisers import (REGULARISERS, SAMPLING, BetaTCVAE, BetaVAEB, BetaVAEH, FactorVAE,
-                                           GeneratorRandomness, InfoVAE, discriminator_network, log_prior,
-                                           make_regulariser, mmd, permute_dims, prior_samples, rbf_kernel,
-                                           tc_decomposition)
+                                           GeneratorRandomness, InfoVAE, discriminator_network, make_regulariser,
+                                           mmd, permute_dims, prior_samples, rbf_kernel, tc_decomposition)
 from vaepriors.losses.regularisers.base import LatentBatch
 from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
 
@@ -40,6 +39,11 @@ def _flow_like(dim):
 
 def _rnd(seed=0):
     return GeneratorRandomness(torch.Generator().manual_seed(seed))
+
+
+def log_prior(prior, z):
+    """log p(z) (N,) of z (N, L) under a one-run prior."""
+    return prior.log_density(z.unsqueeze(0)).squeeze(0)
 
 
 def _kl_to_prior(mu, logvar, z, prior):
@@ -270,7 +274,7 @@ def test_info_vae_weights_and_prior_samples_keep_their_gradient():
     offset = torch.zeros(3, requires_grad=True)  # a learnable prior: z = z0 + offset
     prior = MixtureParams(offset.view(1, 1, 3), torch.zeros(1, 1, 3), torch.zeros(1, 1))
     loss, terms = InfoVAE()(x, x_hat, mu, logvar, z, 0, prior, _rnd(5))
-    expected_mmd = mmd(z, prior_samples(prior, 6, _rnd(5)))
+    expected_mmd = mmd(z, prior_samples(prior, 6, _rnd(5)).squeeze(0))
     torch.testing.assert_close(terms["mmd"], expected_mmd.detach())
     torch.testing.assert_close(loss, terms["rec"] + terms["kl"] + 999 * expected_mmd)
     loss.backward()

@@ -48,7 +48,6 @@ from vaepriors.evaluation.fid import FID_EXTRACTORS, FeatureStatistics, extract_
     fid_from_statistics, quantise_images
 from vaepriors.losses.gaussian import reparameterize
 from vaepriors.losses.kl import has_closed_form_kl, kl_single_sample
-from vaepriors.losses.regularisers import log_prior
 from vaepriors.priors import PriorDistribution
 from vaepriors.models.dpvae import DpVAE
 from vaepriors.training.dpvae_trainer import as_model_input, load_dpvae, spawn_seeds
@@ -182,7 +181,7 @@ class Evaluation:
     @torch.no_grad()
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) (N,), Jacobian included."""
-        return log_prior(self.prior, z)
+        return self.prior.log_density(z.unsqueeze(0)).squeeze(0)
 
     def to_z0(self, z: torch.Tensor) -> torch.Tensor:
         """z0 = g(z) (N, L) alone: the h(z) of the leakage score."""

@@ -72,11 +72,11 @@ def kl_entropy_form(mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor, pri
     ||g(z)||^2 / 2 - log|det dg/dz| + (L/2) log 2 pi, Eq. (24)'s; the entropy is exact rather than sampled, as in the
     paper and the authors' code, which spares the estimator the noise of log q(z_s|x).
     """
-    runs, batch, dim = mu.shape
-    samples = z.reshape(runs, -1, dim)
-    log_p = prior.log_density(samples)
-    if samples.shape[1] != batch:
-        log_p = log_p.view(runs, batch, -1).mean(-1)
+    if z.dim() == mu.dim():  # the prior sees z itself: no view between z and its other consumers' gradients
+        log_p = prior.log_density(z)
+    else:
+        runs, batch, dim = mu.shape
+        log_p = prior.log_density(z.reshape(runs, -1, dim)).view(runs, batch, -1).mean(-1)
     return -posterior(mu, logvar).entropy().sum(-1) - log_p
 
 

@@ -3,13 +3,13 @@ classes with one contract, usable with the standard Gaussian or a decoupled (flo
 one run); ``make_regulariser`` picks one by its configuration name. See ``base`` for the contract and the two
 batch reductions."""
 
-from vaepriors.losses.regularisers.base import (REDUCTIONS, REGULARISERS, GeneratorRandomness, Regulariser, log_prior,
-                                               make_regulariser, prior_samples)
+from vaepriors.losses.regularisers.base import (REDUCTIONS, REGULARISERS, GeneratorRandomness, Regulariser,
+                                               make_regulariser)
 from vaepriors.losses.regularisers.beta import BetaVAEB, BetaVAEH, VanillaVAE
 from vaepriors.losses.regularisers.factor import FactorVAE, discriminator_network, permute_dims
-from vaepriors.losses.regularisers.info import InfoVAE, mmd, rbf_kernel
+from vaepriors.losses.regularisers.info import InfoVAE, mmd, prior_samples, rbf_kernel
 from vaepriors.losses.regularisers.tcvae import SAMPLING, BetaTCVAE, tc_decomposition
 
 __all__ = ["REDUCTIONS", "REGULARISERS", "SAMPLING", "BetaTCVAE", "BetaVAEB", "BetaVAEH", "FactorVAE",
-           "GeneratorRandomness", "InfoVAE", "Regulariser", "VanillaVAE", "discriminator_network", "log_prior",
-           "make_regulariser", "mmd", "permute_dims", "rbf_kernel", "prior_samples", "tc_decomposition"]
+           "GeneratorRandomness", "InfoVAE", "Regulariser", "VanillaVAE", "discriminator_network", "make_regulariser",
+           "mmd", "permute_dims", "prior_samples", "rbf_kernel", "tc_decomposition"]

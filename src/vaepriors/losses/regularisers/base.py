@@ -7,12 +7,18 @@ logging; always ``rec`` (reduced reconstruction error) and ``kl`` (reduced KL(q(
 regulariser's own. Shapes: x, x_hat (N, ...); mu, logvar, z (N, L) with z = mu + exp(logvar / 2) * eps the one
 reparameterised sample the decoder saw; ``step`` the training iteration (only beta-VAE-B's capacity uses it).
 
-Prior. A ``PriorDistribution`` of one run (R = 1): N(0, I) (``StandardGaussianPrior``) or the decoupled prior
-(``FlowDistribution``, Eq. 7). The regularisers work on (N, L); the run axis is added and removed here, at the prior
-boundary (``log_prior``, ``prior_samples``, the KL), so the batch code stays that of the paper. ``randomness`` is the
-noise the prior draws from (``Randomness``: (1, *shape) per draw); a dpVAE wraps its noise generator in
-``GeneratorRandomness``. The KL is ``losses.kl.kl_single_sample``: closed form for N(0, I), Eq. (24) with the
-decoder's sample for a flow (App. C; the authors' code).
+Prior. A ``PriorDistribution`` of one run (R = 1), the interface S-IntroVAE's losses use: N(0, I)
+(``StandardGaussianPrior``) or the decoupled prior (``FlowDistribution``, Eq. 7). ``randomness`` is the noise the prior
+draws from (``Randomness``, (1, *shape) per draw); a dpVAE wraps its noise generator in ``GeneratorRandomness``.
+
+Run axis. The regularisers carry the run axis of 1, as S-IntroVAE's losses carry R: ``__call__`` adds it to mu,
+logvar and z once, so the KL, the prior's density and every penalty see the same (1, N, L) tensors, and the batch
+statistics work on the last two axes. Adding it once matters beyond tidiness: every term then reaches z through one
+view, so autograd sums their gradients in the order it did with (N, L) tensors, and a run is bit-identical to one
+trained before the prior interface was shared.
+
+KL: ``losses.kl.kl_single_sample``, the closed form for N(0, I), Eq. (24) with the decoder's sample and the posterior
+entropy in closed form for a flow (App. C; the authors' code).
 
 Reconstruction: rec_weight * SSE_n with SSE_n = sum over data dims of (x_n - x_hat_n)^2, the authors' likelihood
 (a Gaussian with sigma^2 = 1/2 up to a constant) and this package's (``losses.reconstruction``).
@@ -55,21 +61,9 @@ class GeneratorRandomness:
         return torch.rand(shape, generator=self.generator, device=self.generator.device).unsqueeze(0)
 
 
-def log_prior(prior: PriorDistribution, z: torch.Tensor) -> torch.Tensor:
-    """log p(z) (N,) of z (N, L) under a one-run prior; for the decoupled prior log N(g(z); 0, I) + log|det dg/dz|
-    (Eq. 7)."""
-    return prior.log_density(z.unsqueeze(0)).squeeze(0)
-
-
-def prior_samples(prior: PriorDistribution, n: int, randomness: Randomness) -> torch.Tensor:
-    """n samples (n, L) as dpVAE generates (paper Sec. 4.2): z = g^-1(z0), z0 ~ N(0, I) (g = id for N(0, I)),
-    differentiable in the prior's parameters. The noise stream holds the normal draws only, as the authors'."""
-    return prior.from_generation_space(randomness.normal(n, prior.dim)).squeeze(0)
-
-
 @dataclass(frozen=True)
 class LatentBatch:
-    """The encoder's output for one batch: mu, logvar, z (N, L) and the per-sample KL (N,)."""
+    """The encoder's output for one batch with the run axis: mu, logvar, z (1, N, L) and the per-sample KL (1, N)."""
 
     mu: torch.Tensor
     logvar: torch.Tensor
@@ -90,15 +84,15 @@ class Regulariser(ABC):
             raise ValueError(f"unknown reduction {self.reduction!r}; choose one of {sorted(REDUCTIONS)}")
 
     def reduce(self, per_sample: torch.Tensor) -> torch.Tensor:
-        """(N,) -> scalar: mean (``per_sample``) or sum (``authors``); used for rec and KL only."""
+        """Per-sample values (N,) or (1, N) -> scalar: mean (``per_sample``) or sum (``authors``); rec and KL only."""
         return REDUCTIONS[self.reduction](per_sample)
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                  z: torch.Tensor, step: int, prior: PriorDistribution,
                  randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         rec = self.reduce(squared_error(x.unsqueeze(0), x_hat.unsqueeze(0)).squeeze(0))
-        kl = kl_single_sample(mu.unsqueeze(0), logvar.unsqueeze(0), z.unsqueeze(0), prior).squeeze(0)
-        batch = LatentBatch(mu, logvar, z, kl)
+        mu, logvar, z = mu.unsqueeze(0), logvar.unsqueeze(0), z.unsqueeze(0)  # the run axis, once (docstring)
+        batch = LatentBatch(mu, logvar, z, kl_single_sample(mu, logvar, z, prior))
         penalty, terms = self.penalty(batch, step, prior, randomness)
         terms = {"rec": rec, "kl": self.reduce(batch.kl), **terms}
         return self.rec_weight * rec + penalty, {name: value.detach() for name, value in terms.items()}

@@ -69,9 +69,9 @@ class FactorVAE(Regulariser):
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=self.betas)
 
     def total_correlation(self, z: torch.Tensor) -> torch.Tensor:
-        """Density-ratio TC estimate mean_n [D(z_n)_0 - D(z_n)_1], differentiable in z."""
+        """Density-ratio TC estimate mean_n [D(z_n)_0 - D(z_n)_1] of z (..., N, L), differentiable in z."""
         logits = self.discriminator(z)
-        return (logits[:, JOINT] - logits[:, PERMUTED]).mean()
+        return (logits[..., JOINT] - logits[..., PERMUTED]).mean()
 
     def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
                 randomness: Randomness) -> tuple[torch.Tensor, Terms]:

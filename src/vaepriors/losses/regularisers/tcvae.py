@@ -28,7 +28,7 @@ from typing import Callable, ClassVar
 import torch
 
 from vaepriors.losses.kl import posterior
-from vaepriors.losses.regularisers.base import LatentBatch, Regulariser, Terms, log_prior, register
+from vaepriors.losses.regularisers.base import LatentBatch, Regulariser, Terms, register
 from vaepriors.priors import PriorDistribution, Randomness
 
 
@@ -77,13 +77,14 @@ SAMPLING: dict[str, Callable[[int, int], torch.Tensor]] = {
 
 
 def tc_decomposition(batch: LatentBatch, log_prior: torch.Tensor, log_weights: torch.Tensor) -> Terms:
-    """Per-sample MI, TC and DW (N,) from the posterior batch, log p(z) (N,) and log W (N, N) (module docstring)."""
-    # log q(z_il | x_j) at [i, j, l]: every sample under every posterior of the batch
-    pairwise = posterior(batch.mu.unsqueeze(0), batch.logvar.unsqueeze(0)).log_prob(batch.z.unsqueeze(1))
+    """Per-sample MI, TC and DW (..., N) from the posterior batch (mu, logvar, z (..., N, L), a leading run axis of 1
+    at most), log p(z) (..., N) and log W (N, N) (module docstring)."""
+    # log q(z_il | x_j) at [..., i, j, l]: every sample under every posterior of the batch
+    pairwise = posterior(batch.mu.unsqueeze(-3), batch.logvar.unsqueeze(-3)).log_prob(batch.z.unsqueeze(-2))
     log_w = log_weights.to(pairwise)
-    log_q_joint = torch.logsumexp(log_w + pairwise.sum(-1), dim=1)
-    log_q_marginals = torch.logsumexp(log_w.unsqueeze(-1) + pairwise, dim=1).sum(-1)
-    log_q_own = pairwise.diagonal(dim1=0, dim2=1).sum(0)
+    log_q_joint = torch.logsumexp(log_w + pairwise.sum(-1), dim=-1)
+    log_q_marginals = torch.logsumexp(log_w.unsqueeze(-1) + pairwise, dim=-2).sum(-1)
+    log_q_own = pairwise.diagonal(dim1=-3, dim2=-2).sum(-2)
     return {"mi": log_q_own - log_q_joint, "tc": log_q_joint - log_q_marginals,
             "dw_kl": log_q_marginals - log_prior}
 
@@ -107,7 +108,7 @@ class BetaTCVAE(Regulariser):
 
     def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
                 randomness: Randomness) -> tuple[torch.Tensor, Terms]:
-        log_weights = SAMPLING[self.sampling](batch.z.shape[0], self.dataset_size)
+        log_weights = SAMPLING[self.sampling](batch.z.shape[-2], self.dataset_size)
         terms = {name: value.mean() for name, value in
-                 tc_decomposition(batch, log_prior(prior, batch.z), log_weights).items()}
+                 tc_decomposition(batch, prior.log_density(batch.z), log_weights).items()}
         return self.alpha * terms["mi"] + self.beta * terms["tc"] + self.gamma * terms["dw_kl"], terms
