@@ -106,6 +106,19 @@ def test_prior_without_log_det_is_the_flow_log_density_minus_its_jacobian_term()
     assert log_det.abs().min() > 0
 
 
+@pytest.mark.parametrize("prior", ["standard", "decoupled"])
+def test_a_model_saved_before_the_prior_was_a_module_loads(prior):
+    """Checkpoints of the earlier layout: the flow under ``flow.*``, no entries for N(0, I)."""
+    torch.manual_seed(0)
+    model = build_dpvae("moons", 2, prior, flow_hidden=8)
+    legacy = {key.replace("prior.", "flow."): value for key, value in model.state_dict().items()
+              if prior == "decoupled" or not key.startswith("prior.")}
+    torch.manual_seed(1)
+    loaded = build_dpvae("moons", 2, prior, flow_hidden=8)
+    loaded.load_state_dict(legacy)
+    assert all(torch.equal(value, loaded.state_dict()[key]) for key, value in model.state_dict().items())
+
+
 # -- training -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("prior", ["standard", "decoupled"])

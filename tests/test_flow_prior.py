@@ -168,3 +168,17 @@ def test_kl_gradient_reaches_flow_and_posterior():
 def test_config_rejects_degenerate_flows(overrides):
     with pytest.raises(ValueError):
         DecoupledPriorConfig(**overrides)
+
+
+def test_the_distribution_exposes_the_bijection_and_its_detached_view_trains_only_the_input():
+    flow = random_flow(2)
+    distribution = flow.distribution()
+    z = torch.randn(1, 6, 2, dtype=torch.float64, requires_grad=True)
+    z0, log_det = distribution.detach().to_generation_space(z)
+    expected_z0, expected_log_det = flow.to_generation_space(z.detach())
+    assert torch.equal(z0, expected_z0) and torch.equal(log_det, expected_log_det)
+    torch.testing.assert_close(distribution.from_generation_space(z0.detach()), z.detach(), rtol=0, atol=1e-12)
+    (z0.sum() + log_det.sum()).backward()
+    assert z.grad.abs().sum() > 0 and all(p.grad is None for p in flow.parameters())
+    torch.testing.assert_close(distribution.without_log_det().log_density(z.detach()),
+                               Normal(0.0, 1.0).log_prob(expected_z0).sum(-1))

@@ -113,6 +113,28 @@ def test_authors_reduction_sums_rec_and_kl_so_the_elbo_scales_by_the_batch_size(
     torch.testing.assert_close(info_sum["mmd"], info_mean["mmd"])
 
 
+def test_generator_randomness_is_the_generators_own_stream_with_a_run_axis():
+    normal, uniform = _rnd(4).normal(5, 3), _rnd(4).uniform(7)
+    assert normal.shape == (1, 5, 3) and uniform.shape == (1, 7)
+    assert torch.equal(normal[0], torch.randn(5, 3, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(uniform[0], torch.rand(7, generator=torch.Generator().manual_seed(4)))
+
+
+def test_regularisers_give_the_same_terms_with_and_without_the_run_axis_inside():
+    """The penalties see (1, N, L); their batch statistics equal those of the (N, L) batch."""
+    x, x_hat, mu, logvar, z = _batch(n=8, dim=3)
+    batch = LatentBatch(mu, logvar, z, torch.zeros(8))
+    with_axis = LatentBatch(mu[None], logvar[None], z[None], torch.zeros(1, 8))
+    weights = SAMPLING["mss"](8, 100)
+    log_p = log_prior(standard_normal_prior(3), z)
+    for name, value in tc_decomposition(batch, log_p, weights).items():
+        torch.testing.assert_close(tc_decomposition(with_axis, log_p[None], weights)[name], value[None])
+    samples = torch.randn(6, 3)
+    torch.testing.assert_close(mmd(z[None], samples[None]), mmd(z, samples))
+    factor = FactorVAE(latent_dim=3, hidden=8)
+    torch.testing.assert_close(factor.total_correlation(z[None]), factor.total_correlation(z))
+
+
 # --- beta-VAE-B ---------------------------------------------------------------------------------------------------
 
 def test_capacity_rises_linearly_to_c_max_at_c_stop_then_stays():

@@ -195,6 +195,16 @@ class DpVAE(nn.Module):
         """z (N, L) -> x_hat (N, *data_shape), the mean of p(x|z)."""
         return self.decoder(z)
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Also reads a checkpoint written while the flow was the model's ``flow`` (keys ``flow.*``) and N(0, I) had no
+        module (no ``prior.*`` keys: the standard prior's constant buffers are kept)."""
+        state = {"prior." + key[len("flow."):] if key.startswith("flow.") else key: value
+                 for key, value in state_dict.items()}
+        if isinstance(self.prior, StandardGaussianPrior):
+            for name, buffer in self.prior.named_buffers(prefix="prior"):
+                state.setdefault(name, buffer)
+        return super().load_state_dict(state, strict, assign)
+
     def prior_distribution(self) -> PriorDistribution:
         """p(z) with its current parameters, a one-run ``PriorDistribution`` (z is (1, N, L))."""
         return self.prior.distribution(self.encoder)
