@@ -48,8 +48,8 @@ from vaepriors.evaluation.fid import FID_EXTRACTORS, FeatureStatistics, extract_
     fid_from_statistics, quantise_images
 from vaepriors.losses.gaussian import reparameterize
 from vaepriors.losses.kl import has_closed_form_kl, kl_single_sample
-from vaepriors.priors import PriorDistribution
 from vaepriors.models.dpvae import DpVAE
+from vaepriors.priors import PriorDistribution
 from vaepriors.training.dpvae_trainer import as_model_input, load_dpvae, spawn_seeds
 
 FID_MODE = "standard"
@@ -217,8 +217,9 @@ def nll_metric(ev: Evaluation, variance: float) -> float:
 
 def authors_kl(model: DpVAE, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """The KL the authors' code logs, per example (N,), at z = mu + sigma * eps: the training KL
-    (``losses.kl.kl_single_sample``), closed form for N(0, I); for the decoupled prior Eq. (24) with one sample and
-    without its -L/2 constant, 0.5 ||g(z)||^2 - log|det dg/dz| - 0.5 sum logvar (+ (L/2) log 2 pi - (L/2) log 2 pi)."""
+    (``losses.kl.kl_single_sample``), i.e. the closed form for N(0, I), and for the decoupled prior Eq. (24) with one
+    sample plus the L/2 their code leaves in (it drops the -L/2 of -H[q]): 0.5 ||g(z)||^2 - log|det dg/dz|
+    - 0.5 sum logvar."""
     prior = model.prior_distribution()
     z = reparameterize(mu, logvar, eps)
     kl = kl_single_sample(mu.unsqueeze(0), logvar.unsqueeze(0), z.unsqueeze(0), prior).squeeze(0)

@@ -28,8 +28,9 @@ class Randomness(Protocol):
 
 
 class PriorDistribution(ABC):
-    """p(z) of R runs as the S-IntroVAE losses use it: log-densities per component, reparameterised samples, and a
-    detached view (a fixed *target* whose density still passes gradients to z, but none to the prior)."""
+    """p(z) of R runs as every loss uses it (S-IntroVAE's and dpVAE's): log-densities per component, reparameterised
+    samples, a detached view (a fixed *target* whose density still passes gradients to z, but none to the prior) and,
+    for priors that are a bijective image of N(0, I), the two maps of that bijection."""
 
     @property
     @abstractmethod
@@ -74,13 +75,11 @@ class PriorDistribution(ABC):
         p(z) = N(g(z); 0, I) |det dg/dz|; returns z0 = g(z) (R, N, d) and log|det dg/dz| (R, N) for z (R, N, d).
         dpVAE's evaluation measures there (generation-space sKL, leakage score, z0 interpolations, density grids);
         a mixture of several components is no such image."""
-        raise NotImplementedError(f"{type(self).__name__} has no generation space (it is no bijective image of "
-                                  "N(0, I))")
+        raise NotImplementedError(f"{type(self).__name__} has no generation space")
 
     def from_generation_space(self, z0: torch.Tensor) -> torch.Tensor:
         """z = g^-1(z0), (R, N, d) -> (R, N, d): how dpVAE generates (paper Sec. 4.2), z0 ~ N(0, I)."""
-        raise NotImplementedError(f"{type(self).__name__} has no generation space (it is no bijective image of "
-                                  "N(0, I))")
+        raise NotImplementedError(f"{type(self).__name__} has no generation space")
 
 
 @dataclass(frozen=True)
