@@ -24,7 +24,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from vaepriors.training.config import RunSpec, ToyTrainConfig
-from vaepriors.training.image_config import ImageTrainConfig
+from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
 from vaepriors.training.image_trainer import ImageTrainer
 from vaepriors.training.players import soft_intro_step
 from vaepriors.training.toy_trainer import ToyTrainer
@@ -58,8 +58,8 @@ def toy_stepper(runs: int, components: int, device: torch.device) -> Callable[[]
     return lambda: trainer.train_unit(config.adversarial_start)
 
 
-def image_stepper(runs: int, small: bool, bf16: bool, device: torch.device) -> Callable[[], None] | None:
-    """An adversarial step of a MoG(10)+LC+IP image stack; None where the image trainer holds one run only."""
+def image_stepper(runs: int, small: bool, bf16: bool, device: torch.device) -> Callable[[], None]:
+    """An adversarial step of a stack of R MoG(10)+LC+IP image runs (seeds 0..R-1), after the MoG conversion."""
     channels, z_dim, batch = ((8, 16), 8, 32) if small else ((64, 128), 32, 128)
     config = ImageTrainConfig(dataset="fmnist", configuration="benchmark", prior="vamp", components=10,
                               learnable_contributions=True, intro_prior=True, channels=channels, z_dim=z_dim,
@@ -67,11 +67,9 @@ def image_stepper(runs: int, small: bool, bf16: bool, device: torch.device) -> C
                               bf16=bf16)
     images = torch.randint(0, 256, (batch * 2, 1, 28, 28), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
-    trainer = ImageTrainer(config, images, device) if runs == 1 else None
-    if trainer is None:
-        return None
+    trainer = ImageTrainer(ImageStackConfig.product(config, range(runs), [0.0]), images, device)
     trainer.begin_interval(config.warmup_epochs)
-    x = trainer.images[:batch].float().div(255).unsqueeze(0)
+    x = trainer.images[:batch].float().div(255).expand(runs, -1, -1, -1, -1).contiguous()
     return lambda: soft_intro_step(trainer.model, trainer.objective, x, trainer.rnd, trainer.optimizers, True,
                                    config.intro_prior)
 
@@ -117,9 +115,7 @@ def main() -> None:
         steppers[("2D", runs, "fp32")] = toy_stepper(runs, args.toy_components, device)
     for runs in args.image_runs:
         for precision in ("fp32", "bf16"):
-            step = image_stepper(runs, args.small, precision == "bf16", device)
-            if step is not None:
-                steppers[("images", runs, precision)] = step
+            steppers[("images", runs, precision)] = image_stepper(runs, args.small, precision == "bf16", device)
     calls = {name: operator_calls(step) for name, step in steppers.items()}
     seconds = measure(steppers, args.iterations, args.rounds, device)
 

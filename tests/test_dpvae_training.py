@@ -8,6 +8,7 @@ from torch import nn
 from vaepriors.data.moons import two_moons
 from vaepriors.losses.regularisers import REGULARISERS
 from vaepriors.models.dpvae import ARCHITECTURES, build_dpvae
+from vaepriors.priors import StandardGaussianPrior
 from vaepriors.training.dpvae_config import DpVAEConfig
 from vaepriors.training.dpvae_trainer import BatchSchedule, DpVAETrainer, load_dpvae, run_dpvae
 from vaepriors.training.engine import Checkpoint
@@ -97,11 +98,25 @@ def test_two_moons_nets_are_100_50_and_nonlinear():
 def test_prior_without_log_det_is_the_flow_log_density_minus_its_jacobian_term():
     torch.manual_seed(0)
     model = build_dpvae("moons", 2, "decoupled")
-    z = torch.randn(5, 2)
-    _, log_det = model.to_base(z)
-    exact, authors = model.latent_prior().log_prob(z), model.latent_prior(log_det=False).log_prob(z)
+    z = torch.randn(1, 5, 2)
+    prior = model.prior_distribution()
+    _, log_det = prior.to_generation_space(z)
+    exact, authors = prior.log_density(z), prior.without_log_det().log_density(z)
     torch.testing.assert_close(exact - authors, log_det)
     assert log_det.abs().min() > 0
+
+
+@pytest.mark.parametrize("prior", ["standard", "decoupled"])
+def test_a_model_saved_before_the_prior_was_a_module_loads(prior):
+    """Checkpoints of the earlier layout: the flow under ``flow.*``, no entries for N(0, I)."""
+    torch.manual_seed(0)
+    model = build_dpvae("moons", 2, prior, flow_hidden=8)
+    legacy = {key.replace("prior.", "flow."): value for key, value in model.state_dict().items()
+              if prior == "decoupled" or not key.startswith("prior.")}
+    torch.manual_seed(1)
+    loaded = build_dpvae("moons", 2, prior, flow_hidden=8)
+    loaded.load_state_dict(legacy)
+    assert all(torch.equal(value, loaded.state_dict()[key]) for key, value in model.state_dict().items())
 
 
 # -- training -------------------------------------------------------------------------------------------------------
@@ -116,7 +131,7 @@ def test_every_regulariser_trains_with_either_prior_without_nan_and_moves_every_
     trainer.train(6)
     assert trainer.divergence is None and trainer.step == 6 and len(trainer.history) == 2
     assert all(torch.isfinite(torch.tensor(v)) for row in trainer.history for v in row.values())
-    networks = ["encoder", "decoder"] + (["flow"] if prior == "decoupled" else [])
+    networks = ["encoder", "decoder"] + (["prior"] if prior == "decoupled" else [])
     after = {"model": parameters(trainer.model)}
     if regulariser == "factor":
         after["discriminator"] = parameters(trainer.regulariser.discriminator)
@@ -124,7 +139,7 @@ def test_every_regulariser_trains_with_either_prior_without_nan_and_moves_every_
     for network in networks:
         names = [name for name in before["model"] if name.startswith(network + ".")]
         assert names and all(not torch.equal(before["model"][n], after["model"][n]) for n in names), network
-    assert (trainer.model.flow is None) == (prior == "standard")
+    assert isinstance(trainer.model.prior, StandardGaussianPrior) == (prior == "standard")
 
 
 @pytest.mark.parametrize("regulariser", sorted(REGULARISERS))
@@ -132,7 +147,7 @@ def test_decoupled_prior_flow_parameters_receive_gradients(moons, regulariser):
     trainer = DpVAETrainer(tiny_config(regulariser, tc_prior_without_log_det=regulariser == "beta_tc"), moons)
     loss, _, _ = trainer.objective(0)
     loss.backward()
-    grads = {name: p.grad for name, p in trainer.model.flow.named_parameters()}
+    grads = {name: p.grad for name, p in trainer.model.prior.named_parameters()}
     assert grads and all(g is not None and g.abs().max() > 0 for g in grads.values())
 
 

@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
+from vaepriors.losses.kl import kl_entropy_form
+from vaepriors.losses.regularisers import GeneratorRandomness
 from vaepriors.priors.flow import AffineCoupling, DecoupledPrior, DecoupledPriorConfig, coupling_masks
 
 
@@ -18,6 +20,14 @@ def random_flow(z_dim: int, seed: int = 0) -> DecoupledPrior:
             block.scale[-2].weight.mul_(4.0)
             block.shift[-2].weight.mul_(4.0)
     return flow
+
+
+def eq24_kl(flow: DecoupledPrior, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """KL of Eq. (24) (``losses.kl.kl_entropy_form``) per sample (N,) for mu, logvar (N, L) at z = mu + sigma * eps,
+    eps (N, L) for one sample or (N, S, L) for S."""
+    eps = eps.unsqueeze(-2) if eps.dim() == mu.dim() else eps
+    z = mu.unsqueeze(-2) + torch.exp(0.5 * logvar).unsqueeze(-2) * eps
+    return kl_entropy_form(mu.unsqueeze(0), logvar.unsqueeze(0), z.unsqueeze(0), flow.distribution()).squeeze(0)
 
 
 def cubature_eps(z_dim: int) -> torch.Tensor:
@@ -54,22 +64,24 @@ def test_scale_and_shift_are_tanh_bounded_and_vanish_on_kept_coordinates():
 
 
 @pytest.mark.parametrize("z_dim", [2, 5])
-def test_to_base_and_from_base_are_inverse(z_dim):
+def test_to_and_from_generation_space_are_inverse(z_dim):
     flow = random_flow(z_dim)
     points = 2.0 * torch.randn(32, z_dim, dtype=torch.float64)
     with torch.no_grad():
-        torch.testing.assert_close(flow.to_base(flow.from_base(points))[0], points, rtol=0, atol=1e-12)
-        torch.testing.assert_close(flow.from_base(flow.to_base(points)[0]), points, rtol=0, atol=1e-12)
-        assert (flow.from_base(points) - points).abs().max() > 0.1  # the flow is far from the identity
+        torch.testing.assert_close(flow.to_generation_space(flow.from_generation_space(points))[0], points,
+                                   rtol=0, atol=1e-12)
+        torch.testing.assert_close(flow.from_generation_space(flow.to_generation_space(points)[0]), points,
+                                   rtol=0, atol=1e-12)
+        assert (flow.from_generation_space(points) - points).abs().max() > 0.1  # the flow is far from the identity
 
 
 @pytest.mark.parametrize("z_dim", [2, 5])
 def test_log_det_matches_autograd_jacobian(z_dim):
     flow = random_flow(z_dim)
     points = torch.randn(4, z_dim, dtype=torch.float64)
-    log_det = flow.to_base(points)[1]
+    log_det = flow.to_generation_space(points)[1]
     for point, value in zip(points, log_det):
-        jacobian = torch.autograd.functional.jacobian(lambda z: flow.to_base(z)[0], point)
+        jacobian = torch.autograd.functional.jacobian(lambda z: flow.to_generation_space(z)[0], point)
         torch.testing.assert_close(value, torch.linalg.slogdet(jacobian).logabsdet, rtol=0, atol=1e-10)
     assert log_det.abs().max() > 0.1
 
@@ -77,9 +89,9 @@ def test_log_det_matches_autograd_jacobian(z_dim):
 def test_identity_init_gives_the_identity_flow_and_standard_normal_density():
     flow = DecoupledPrior(DecoupledPriorConfig(5, identity_init=True))
     points = torch.randn(16, 5)
-    z0, log_det = flow.to_base(points)
+    z0, log_det = flow.to_generation_space(points)
     assert torch.equal(z0, points) and torch.equal(log_det, torch.zeros(16))
-    assert torch.equal(flow.from_base(points), points)
+    assert torch.equal(flow.from_generation_space(points), points)
     torch.testing.assert_close(flow.log_prob(points), Normal(0.0, 1.0).log_prob(points).sum(-1))
 
 
@@ -95,7 +107,7 @@ def test_kl_matches_quadrature_for_a_random_flow(grid_2d):
     exact = (log_q.exp() * (log_q - log_p)).sum() * cell
     eps = torch.randn(1, 20000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        assert flow.kl_monte_carlo(mu, logvar, eps).item() == pytest.approx(exact.item(), abs=0.02)
+        assert eq24_kl(flow, mu, logvar, eps).item() == pytest.approx(exact.item(), abs=0.02)
 
 
 def test_kl_differs_from_the_sampled_log_ratio_only_by_the_entropy_noise():
@@ -108,15 +120,15 @@ def test_kl_differs_from_the_sampled_log_ratio_only_by_the_entropy_noise():
     log_q = Normal(mu.unsqueeze(1), torch.exp(0.5 * logvar).unsqueeze(1)).log_prob(z).sum(-1)
     sampled = (log_q - flow.log_prob(z)).mean(-1)
     noise = 0.5 * eps.square().sum(-1).mean(-1) - 2.5
-    torch.testing.assert_close(flow.kl_monte_carlo(mu, logvar, eps), sampled + noise, rtol=0, atol=1e-10)
+    torch.testing.assert_close(eq24_kl(flow, mu, logvar, eps), sampled + noise, rtol=0, atol=1e-10)
 
 
 def test_kl_of_identity_flow_equals_closed_form_gaussian_kl():
     flow = DecoupledPrior(DecoupledPriorConfig(4, identity_init=True)).double()
     mu, logvar = torch.randn(6, 4, dtype=torch.float64), torch.randn(6, 4, dtype=torch.float64)
     closed = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1)
-    torch.testing.assert_close(flow.kl_monte_carlo(mu, logvar, cubature_eps(4)), closed, rtol=0, atol=1e-12)
-    standard = flow.kl_monte_carlo(torch.zeros(1, 4, dtype=torch.float64), torch.zeros(1, 4, dtype=torch.float64),
+    torch.testing.assert_close(eq24_kl(flow, mu, logvar, cubature_eps(4)), closed, rtol=0, atol=1e-12)
+    standard = eq24_kl(flow, torch.zeros(1, 4, dtype=torch.float64), torch.zeros(1, 4, dtype=torch.float64),
                                    torch.randn(1, 20000, 4, dtype=torch.float64))
     assert standard.abs().item() < 0.05  # MC standard error sqrt(L/2 / S) = 0.01
 
@@ -124,19 +136,20 @@ def test_kl_of_identity_flow_equals_closed_form_gaussian_kl():
 def test_single_sample_eps_and_leading_batch_shapes():
     flow = random_flow(3)
     mu, logvar, eps = torch.randn(3, 5, 3, dtype=torch.float64).unbind(0)
-    assert flow.kl_monte_carlo(mu, logvar, eps).shape == (5,)
-    torch.testing.assert_close(flow.kl_monte_carlo(mu, logvar, eps), flow.kl_monte_carlo(mu, logvar, eps[:, None]))
+    assert eq24_kl(flow, mu, logvar, eps).shape == (5,)
+    torch.testing.assert_close(eq24_kl(flow, mu, logvar, eps), eq24_kl(flow, mu, logvar, eps[:, None]))
     batch = torch.randn(2, 4, 3, dtype=torch.float64)
-    z0, log_det = flow.to_base(batch)
+    z0, log_det = flow.to_generation_space(batch)
     assert z0.shape == (2, 4, 3) and log_det.shape == (2, 4)
-    torch.testing.assert_close(log_det[1], flow.to_base(batch[1])[1])
+    torch.testing.assert_close(log_det[1], flow.to_generation_space(batch[1])[1])
 
 
 def test_sampling_is_reproducible_and_differentiable_in_the_flow():
     flow = random_flow(2).float()
-    first = flow.sample(8, torch.Generator().manual_seed(7))
+    first = flow.distribution().sample(8, GeneratorRandomness(torch.Generator().manual_seed(7))).squeeze(0)
     assert first.shape == (8, 2) and first.dtype == torch.float32
-    assert torch.equal(first, flow.sample(8, torch.Generator().manual_seed(7)))
+    again = flow.distribution().sample(8, GeneratorRandomness(torch.Generator().manual_seed(7))).squeeze(0)
+    assert torch.equal(first, again)
     first.square().sum().backward()
     grads = [p.grad for p in flow.parameters()]
     assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
@@ -146,7 +159,7 @@ def test_kl_gradient_reaches_flow_and_posterior():
     flow = random_flow(2)
     mu = torch.zeros(3, 2, dtype=torch.float64, requires_grad=True)
     logvar = torch.zeros(3, 2, dtype=torch.float64, requires_grad=True)
-    flow.kl_monte_carlo(mu, logvar, torch.randn(3, 2, dtype=torch.float64)).sum().backward()
+    eq24_kl(flow, mu, logvar, torch.randn(3, 2, dtype=torch.float64)).sum().backward()
     assert mu.grad.abs().sum() > 0 and logvar.grad.abs().sum() > 0
     assert all(p.grad is not None for p in flow.parameters())
 
@@ -155,3 +168,17 @@ def test_kl_gradient_reaches_flow_and_posterior():
 def test_config_rejects_degenerate_flows(overrides):
     with pytest.raises(ValueError):
         DecoupledPriorConfig(**overrides)
+
+
+def test_the_distribution_exposes_the_bijection_and_its_detached_view_trains_only_the_input():
+    flow = random_flow(2)
+    distribution = flow.distribution()
+    z = torch.randn(1, 6, 2, dtype=torch.float64, requires_grad=True)
+    z0, log_det = distribution.detach().to_generation_space(z)
+    expected_z0, expected_log_det = flow.to_generation_space(z.detach())
+    assert torch.equal(z0, expected_z0) and torch.equal(log_det, expected_log_det)
+    torch.testing.assert_close(distribution.from_generation_space(z0.detach()), z.detach(), rtol=0, atol=1e-12)
+    (z0.sum() + log_det.sum()).backward()
+    assert z.grad.abs().sum() > 0 and all(p.grad is None for p in flow.parameters())
+    torch.testing.assert_close(distribution.without_log_det().log_density(z.detach()),
+                               Normal(0.0, 1.0).log_prob(expected_z0).sum(-1))

@@ -76,15 +76,15 @@ def test_stacked_flow_is_invertible_also_with_a_sample_axis(shape):
     flow = stacked_flow(shape[-1])
     z0 = 2.0 * torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        z = flow.from_base(z0)
-        back, log_det = flow.to_base(z)
+        z = flow.from_generation_space(z0)
+        back, log_det = flow.to_generation_space(z)
         assert z.shape == shape and back.shape == shape and log_det.shape == shape[:-1]
         torch.testing.assert_close(back, z0, rtol=0, atol=1e-11)
-        torch.testing.assert_close(flow.from_base(flow.to_base(z0)[0]), z0, rtol=0, atol=1e-11)
+        torch.testing.assert_close(flow.from_generation_space(flow.to_generation_space(z0)[0]), z0, rtol=0, atol=1e-11)
         assert (z - z0).abs().max() > 0.1  # far from the identity
         if len(shape) == 4:  # the sample axis is folded into the batch axis, per run
             flat = z0.reshape(shape[0], -1, shape[-1])
-            torch.testing.assert_close(flow.from_base(flat).reshape(shape), z, rtol=0, atol=1e-12)
+            torch.testing.assert_close(flow.from_generation_space(flat).reshape(shape), z, rtol=0, atol=1e-12)
             torch.testing.assert_close(flow.log_prob(z0), flow.log_prob(flat).reshape(shape[:-1]),
                                        rtol=0, atol=1e-12)
 
@@ -93,8 +93,8 @@ def test_stacked_flow_is_invertible_also_with_a_sample_axis(shape):
 def test_stacked_log_det_matches_autograd_jacobian_per_run(z_dim):
     flow = stacked_flow(z_dim)
     points = torch.randn(3, 1, z_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    log_det = flow.to_base(points)[1]
-    jacobian = torch.autograd.functional.jacobian(lambda z: flow.to_base(z)[0], points)  # (3,1,L,3,1,L)
+    log_det = flow.to_generation_space(points)[1]
+    jacobian = torch.autograd.functional.jacobian(lambda z: flow.to_generation_space(z)[0], points)  # (3,1,L,3,1,L)
     for run in range(3):
         block = jacobian[run, 0, :, run, 0, :]
         torch.testing.assert_close(log_det[run, 0], torch.linalg.slogdet(block).logabsdet, rtol=0, atol=1e-10)
@@ -141,7 +141,7 @@ def test_samples_are_flow_images_of_the_run_noise_reparameterised_unless_detache
     assert samples.shape == (2, 6, 2) and components.shape == (2, 6)
     assert components.dtype == torch.long and not components.any()
     with torch.no_grad():
-        expected = flow.from_base(RunRandomness([4, 5]).normal(6, 2))
+        expected = flow.from_generation_space(RunRandomness([4, 5]).normal(6, 2))
     torch.testing.assert_close(samples.detach(), expected, rtol=0, atol=0)
     assert samples.requires_grad
     samples.square().sum().backward()

@@ -1,9 +1,11 @@
 import math
 
+import pytest
 import torch
 
-from vaepriors.losses.kl import ClosedFormKL, MonteCarloKL, kl_monte_carlo
-from vaepriors.priors import MixtureParams
+from vaepriors.losses.kl import (ClosedFormKL, MonteCarloKL, has_closed_form_kl, kl_closed_form, kl_entropy_form,
+                                 kl_monte_carlo, kl_single_sample)
+from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
 from vaepriors.training.randomness import RunRandomness
 
 
@@ -66,3 +68,33 @@ def test_expanded_quadratic_form_matches_the_direct_float64_density():
                         * torch.exp(-prior.logvar.double()).unsqueeze(1)).sum(-1)
                        + prior.logvar.double().sum(-1).unsqueeze(1) + 2 * math.log(2 * math.pi)))
     torch.testing.assert_close(prior.log_joint(z).double(), direct, atol=2e-3, rtol=1e-5)
+
+
+# -- dpVAE's KL (Eq. 24 and its dispatch) and the one-Gaussian generation space ------------------------------------
+
+def test_single_sample_kl_is_closed_form_for_a_gaussian_and_eq_24_for_a_flow():
+    mu, logvar = _posterior()
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(2))
+    standard = StandardGaussianPrior(1, 2).distribution(None)
+    flow = DecoupledPrior(DecoupledPriorConfig(2, identity_init=True)).distribution()  # N(0, I) as a flow
+    assert has_closed_form_kl(standard) and not has_closed_form_kl(flow)
+    assert torch.equal(kl_single_sample(mu, logvar, z, standard), kl_closed_form(mu, logvar, standard))
+    assert torch.equal(kl_single_sample(mu, logvar, z, flow), kl_entropy_form(mu, logvar, z, flow))
+    # Eq. (24) = -H[q] - log p(z): its mean over z ~ q is the closed form; here by hand for one z
+    by_hand = 0.5 * (z.square() - 1 - logvar).sum(-1)
+    torch.testing.assert_close(kl_entropy_form(mu, logvar, z, standard), by_hand)
+
+
+def test_a_gaussian_is_the_affine_image_of_n01_and_the_standard_one_the_identity():
+    z = torch.randn(1, 5, 2, generator=torch.Generator().manual_seed(3))
+    standard = MixtureParams(torch.zeros(1, 1, 2), torch.zeros(1, 1, 2), torch.zeros(1, 1))
+    z0, log_det = standard.to_generation_space(z)
+    assert torch.equal(z0, z) and torch.equal(standard.from_generation_space(z), z) and not log_det.any()
+    gaussian = MixtureParams(torch.tensor([[[1.0, -2.0]]]), torch.tensor([[[0.5, -1.0]]]), torch.zeros(1, 1))
+    z0, log_det = gaussian.to_generation_space(z)
+    torch.testing.assert_close(gaussian.from_generation_space(z0), z)
+    normal = torch.distributions.Normal(0.0, 1.0)
+    torch.testing.assert_close(normal.log_prob(z0).sum(-1) + log_det, gaussian.log_density(z))
+    mixture = MixtureParams(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2), torch.zeros(1, 2))
+    with pytest.raises(NotImplementedError, match="2 Gaussians"):
+        mixture.to_generation_space(z)

@@ -3,11 +3,12 @@ import math
 import pytest
 import torch
 
+from vaepriors.losses.kl import kl_entropy_form
 from vaepriors.losses.regularisers import (REGULARISERS, SAMPLING, BetaTCVAE, BetaVAEB, BetaVAEH, FactorVAE,
-                                           InfoVAE, LatentPrior, discriminator_network, kl_to_prior,
-                                           make_regulariser, mmd, permute_dims, rbf_kernel, standard_normal_prior,
-                                           tc_decomposition)
+                                           GeneratorRandomness, InfoVAE, discriminator_network, make_regulariser,
+                                           mmd, permute_dims, prior_samples, rbf_kernel, tc_decomposition)
 from vaepriors.losses.regularisers.base import LatentBatch
+from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
 
 
 def _batch(n=6, dim=3, seed=0):
@@ -26,9 +27,28 @@ def _textbook_kl(mu, logvar):
     return -0.5 * (1 + logvar - mu.square() - logvar.exp()).sum(-1)
 
 
-def _flow_like(prior: LatentPrior) -> LatentPrior:
-    """The same density without a closed-form KL, as a decoupled prior is seen."""
-    return LatentPrior(prior.log_prob, prior.sample)
+def standard_normal_prior(dim):
+    """N(0, I) of one run, as a dpVAE's standard prior."""
+    return StandardGaussianPrior(1, dim).distribution(None)
+
+
+def _flow_like(dim):
+    """N(0, I) without a closed-form KL, as a decoupled prior is seen: an identity flow."""
+    return DecoupledPrior(DecoupledPriorConfig(dim, identity_init=True)).distribution()
+
+
+def _rnd(seed=0):
+    return GeneratorRandomness(torch.Generator().manual_seed(seed))
+
+
+def log_prior(prior, z):
+    """log p(z) (N,) of z (N, L) under a one-run prior."""
+    return prior.log_density(z.unsqueeze(0)).squeeze(0)
+
+
+def _kl_to_prior(mu, logvar, z, prior):
+    """Eq. (24) per sample (N,) for one run."""
+    return kl_entropy_form(mu.unsqueeze(0), logvar.unsqueeze(0), z.unsqueeze(0), prior).squeeze(0)
 
 
 def _gaussian_posterior_batch(means, sigma):
@@ -47,7 +67,7 @@ def test_registry_builds_every_regulariser_by_name_and_rejects_unknown_names():
     for name, cls in REGULARISERS.items():
         regulariser = make_regulariser(name, **needs.get(name, {}))
         assert type(regulariser) is cls
-        loss, terms = regulariser(x, x_hat, mu, logvar, z, 10, standard_normal_prior(3))
+        loss, terms = regulariser(x, x_hat, mu, logvar, z, 10, standard_normal_prior(3), _rnd())
         assert loss.shape == () and torch.isfinite(loss) and {"rec", "kl"} <= set(terms)
         assert all(not value.requires_grad for value in terms.values())
     with pytest.raises(ValueError, match="beta_h"):
@@ -60,7 +80,7 @@ def test_registry_builds_every_regulariser_by_name_and_rejects_unknown_names():
 
 def test_beta_vae_h_is_rec_plus_four_closed_form_kl():
     x, x_hat, mu, logvar, z = _batch()
-    loss, terms = BetaVAEH()(x, x_hat, mu, logvar, z, 0, standard_normal_prior(3))
+    loss, terms = BetaVAEH()(x, x_hat, mu, logvar, z, 0, standard_normal_prior(3), _rnd())
     expected = _sse(x, x_hat).mean() + 4.0 * _textbook_kl(mu, logvar).mean()
     torch.testing.assert_close(loss, expected)
     torch.testing.assert_close(terms["kl"], _textbook_kl(mu, logvar).mean())
@@ -70,29 +90,49 @@ def test_sampled_kl_for_a_prior_without_closed_form_is_unbiased_and_uses_the_giv
     mu, logvar = torch.tensor([[0.5, -1.0]]), torch.tensor([[-0.7, 0.4]])
     z = mu + torch.exp(0.5 * logvar) * torch.randn(200_000, 2, generator=torch.Generator().manual_seed(1))
     mus, logvars = mu.expand_as(z), logvar.expand_as(z)
-    sampled = kl_to_prior(mus, logvars, z, _flow_like(standard_normal_prior(2)))
+    sampled = _kl_to_prior(mus, logvars, z, _flow_like(2))
     assert abs(sampled.mean().item() - _textbook_kl(mu, logvar).item()) < 0.01
     # the posterior itself as prior: -H - log q(z) has zero mean and is exactly zero at z = mu + sigma * eps with
     # ||eps||^2 = L (the entropy's L/2)
-    own = LatentPrior(lambda v: torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(v).sum(-1), None)
+    own = MixtureParams(mu.unsqueeze(0), logvar.unsqueeze(0), torch.zeros(1, 1))
     at_unit_eps = mu + torch.exp(0.5 * logvar)
-    torch.testing.assert_close(kl_to_prior(mu, logvar, at_unit_eps, own), torch.zeros(1), atol=1e-6, rtol=0)
+    torch.testing.assert_close(_kl_to_prior(mu, logvar, at_unit_eps, own), torch.zeros(1), atol=1e-6, rtol=0)
 
 
 def test_authors_reduction_sums_rec_and_kl_so_the_elbo_scales_by_the_batch_size():
     x, x_hat, mu, logvar, z = _batch(n=6)
     prior = standard_normal_prior(3)
-    per_sample = BetaVAEH()(x, x_hat, mu, logvar, z, 0, prior)[0]
-    authors = BetaVAEH(reduction="authors")(x, x_hat, mu, logvar, z, 0, prior)[0]
+    per_sample = BetaVAEH()(x, x_hat, mu, logvar, z, 0, prior, _rnd())[0]
+    authors = BetaVAEH(reduction="authors")(x, x_hat, mu, logvar, z, 0, prior, _rnd())[0]
     torch.testing.assert_close(authors, 6 * per_sample)
     # batch statistics are not summed: InfoVAE's rec and KL scale by B, its MMD does not
-    torch.manual_seed(3)
-    info_mean = InfoVAE()(x, x_hat, mu, logvar, z, 0, prior)[1]
-    torch.manual_seed(3)
-    info_sum = InfoVAE(reduction="authors")(x, x_hat, mu, logvar, z, 0, prior)[1]
+    info_mean = InfoVAE()(x, x_hat, mu, logvar, z, 0, prior, _rnd(3))[1]
+    info_sum = InfoVAE(reduction="authors")(x, x_hat, mu, logvar, z, 0, prior, _rnd(3))[1]
     torch.testing.assert_close(info_sum["rec"], 6 * info_mean["rec"])
     torch.testing.assert_close(info_sum["kl"], 6 * info_mean["kl"])
     torch.testing.assert_close(info_sum["mmd"], info_mean["mmd"])
+
+
+def test_generator_randomness_is_the_generators_own_stream_with_a_run_axis():
+    normal, uniform = _rnd(4).normal(5, 3), _rnd(4).uniform(7)
+    assert normal.shape == (1, 5, 3) and uniform.shape == (1, 7)
+    assert torch.equal(normal[0], torch.randn(5, 3, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(uniform[0], torch.rand(7, generator=torch.Generator().manual_seed(4)))
+
+
+def test_regularisers_give_the_same_terms_with_and_without_the_run_axis_inside():
+    """The penalties see (1, N, L); their batch statistics equal those of the (N, L) batch."""
+    x, x_hat, mu, logvar, z = _batch(n=8, dim=3)
+    batch = LatentBatch(mu, logvar, z, torch.zeros(8))
+    with_axis = LatentBatch(mu[None], logvar[None], z[None], torch.zeros(1, 8))
+    weights = SAMPLING["mss"](8, 100)
+    log_p = log_prior(standard_normal_prior(3), z)
+    for name, value in tc_decomposition(batch, log_p, weights).items():
+        torch.testing.assert_close(tc_decomposition(with_axis, log_p[None], weights)[name], value[None])
+    samples = torch.randn(6, 3)
+    torch.testing.assert_close(mmd(z[None], samples[None]), mmd(z, samples))
+    factor = FactorVAE(latent_dim=3, hidden=8)
+    torch.testing.assert_close(factor.total_correlation(z[None]), factor.total_correlation(z))
 
 
 # --- beta-VAE-B ---------------------------------------------------------------------------------------------------
@@ -107,17 +147,18 @@ def test_beta_vae_b_penalises_the_distance_of_the_kl_from_the_capacity():
     kl = _textbook_kl(mu, logvar).mean()
     for step in (0, 20_000, 100_000):
         capacity = 25.0 * min(step / 100_000, 1.0)
-        loss, terms = BetaVAEB()(x, x_hat, mu, logvar, z, step, standard_normal_prior(3))
+        loss, terms = BetaVAEB()(x, x_hat, mu, logvar, z, step, standard_normal_prior(3), _rnd())
         torch.testing.assert_close(loss, _sse(x, x_hat).mean() + 15.0 * (kl - capacity).abs())
         assert terms["capacity"].item() == capacity
 
 
 def test_authors_dp_kl_adds_half_the_latent_dim_per_sample_only_for_a_flow_prior():
     x, x_hat, mu, logvar, z = _batch(n=4, dim=3)
-    standard, flow = standard_normal_prior(3), _flow_like(standard_normal_prior(3))
+    standard, flow = standard_normal_prior(3), _flow_like(3)
     for prior, offset in ((standard, 0.0), (flow, 1.5 * 4)):
-        exact = BetaVAEB(reduction="authors", c_max=1e6)(x, x_hat, mu, logvar, z, 0, prior)[0]
-        paper = BetaVAEB(reduction="authors", c_max=1e6, authors_dp_kl=True)(x, x_hat, mu, logvar, z, 0, prior)[0]
+        exact = BetaVAEB(reduction="authors", c_max=1e6)(x, x_hat, mu, logvar, z, 0, prior, _rnd())[0]
+        paper = BetaVAEB(reduction="authors", c_max=1e6, authors_dp_kl=True)(x, x_hat, mu, logvar, z, 0, prior,
+                                                                            _rnd())[0]
         torch.testing.assert_close(paper - exact, torch.tensor(15.0 * offset))  # KL > C = 0 at step 0
 
 
@@ -138,8 +179,8 @@ def test_stratified_weight_rows_sum_to_one(name):
 def test_tc_of_a_factorised_batch_is_zero_under_mss_and_the_known_log_n_offset_under_mws():
     g = torch.Generator().manual_seed(0)
     batch = _gaussian_posterior_batch(torch.randn(1500, 2, generator=g), sigma=0.3)
-    dataset_size, log_prior = 60_000, standard_normal_prior(2).log_prob(batch.z)
-    tc = {name: tc_decomposition(batch, log_prior, SAMPLING[name](1500, dataset_size))["tc"].mean().item()
+    dataset_size, log_p = 60_000, log_prior(standard_normal_prior(2), batch.z)
+    tc = {name: tc_decomposition(batch, log_p, SAMPLING[name](1500, dataset_size))["tc"].mean().item()
           for name in ("mss", "mws")}
     assert abs(tc["mss"]) < 0.02
     # MWS weights sum to 1/N: every log-density is low by log N, so TC = (L - 1) log N + ~0
@@ -159,11 +200,11 @@ def test_tc_of_a_correlated_gaussian_batch_matches_the_analytic_value():
 @pytest.mark.parametrize("sampling", sorted(SAMPLING))
 def test_mi_tc_and_dimension_wise_kl_add_up_to_the_sampled_kl(sampling):
     x, x_hat, mu, logvar, z = _batch(n=8, dim=3)
-    prior = _flow_like(standard_normal_prior(3))
+    prior = _flow_like(3)
     loss, terms = BetaTCVAE(dataset_size=500, alpha=1, beta=1, gamma=1, sampling=sampling)(
-        x, x_hat, mu, logvar, z, 0, prior)
+        x, x_hat, mu, logvar, z, 0, prior, _rnd())
     log_q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
-    sampled_kl = (log_q - prior.log_prob(z)).mean()
+    sampled_kl = (log_q - log_prior(prior, z)).mean()
     torch.testing.assert_close(terms["mi"] + terms["tc"] + terms["dw_kl"], sampled_kl)
     torch.testing.assert_close(loss, _sse(x, x_hat).mean() + sampled_kl)
 
@@ -172,10 +213,10 @@ def test_table_2_weights_map_to_mi_tc_and_dimension_wise_kl_and_log_p_comes_from
     x, x_hat, mu, logvar, z = _batch(n=8, dim=3)
     prior = standard_normal_prior(3)
     regulariser = BetaTCVAE(dataset_size=500, sampling="mss")
-    loss, terms = regulariser(x, x_hat, mu, logvar, z, 0, prior)
+    loss, terms = regulariser(x, x_hat, mu, logvar, z, 0, prior, _rnd())
     torch.testing.assert_close(loss, terms["rec"] + terms["mi"] + 4 * terms["tc"] + 15 * terms["dw_kl"])
-    shifted = LatentPrior(lambda v: prior.log_prob(v) + 2.0, prior.sample)  # e.g. a flow's log-det Jacobian
-    terms_shifted = regulariser(x, x_hat, mu, logvar, z, 0, shifted)[1]
+    shifted = MixtureParams(prior.mu, prior.logvar, torch.full((1, 1), 2.0))  # e.g. a flow's log-det Jacobian
+    terms_shifted = regulariser(x, x_hat, mu, logvar, z, 0, shifted, _rnd())[1]
     torch.testing.assert_close(terms_shifted["dw_kl"], terms["dw_kl"] - 2.0)
     torch.testing.assert_close(terms_shifted["tc"], terms["tc"])
 
@@ -202,7 +243,7 @@ def test_factor_vae_adds_gamma_times_the_mean_logit_difference_and_trains_z_not_
     x, x_hat, mu, logvar, z = _batch(n=6, dim=3)
     z = z.requires_grad_()
     regulariser = FactorVAE(latent_dim=3, hidden=16)
-    loss, terms = regulariser(x, x_hat, mu, logvar, z, 0, standard_normal_prior(3))
+    loss, terms = regulariser(x, x_hat, mu, logvar, z, 0, standard_normal_prior(3), _rnd())
     with torch.no_grad():
         logits = regulariser.discriminator(z)
     tc = (logits[:, 0] - logits[:, 1]).mean()
@@ -253,10 +294,9 @@ def test_default_kernel_is_exp_of_minus_squared_distance_over_l_squared():
 def test_info_vae_weights_and_prior_samples_keep_their_gradient():
     x, x_hat, mu, logvar, z = _batch(n=6, dim=3)
     offset = torch.zeros(3, requires_grad=True)  # a learnable prior: z = z0 + offset
-    prior = LatentPrior(lambda v: standard_normal_prior(3).log_prob(v - offset),
-                        lambda n: torch.randn(n, 3, generator=torch.Generator().manual_seed(5)) + offset)
-    loss, terms = InfoVAE()(x, x_hat, mu, logvar, z, 0, prior)
-    expected_mmd = mmd(z, prior.sample(6))
+    prior = MixtureParams(offset.view(1, 1, 3), torch.zeros(1, 1, 3), torch.zeros(1, 1))
+    loss, terms = InfoVAE()(x, x_hat, mu, logvar, z, 0, prior, _rnd(5))
+    expected_mmd = mmd(z, prior_samples(prior, 6, _rnd(5)).squeeze(0))
     torch.testing.assert_close(terms["mmd"], expected_mmd.detach())
     torch.testing.assert_close(loss, terms["rec"] + terms["kl"] + 999 * expected_mmd)
     loss.backward()

@@ -46,8 +46,10 @@ from vaepriors.evaluation.dpvae_metrics import (
 )
 from vaepriors.evaluation.fid import FID_EXTRACTORS, FeatureStatistics, extract_features, fid_features, \
     fid_from_statistics, quantise_images
-from vaepriors.losses.regularisers.base import posterior
+from vaepriors.losses.gaussian import reparameterize
+from vaepriors.losses.kl import has_closed_form_kl, kl_single_sample
 from vaepriors.models.dpvae import DpVAE
+from vaepriors.priors import PriorDistribution
 from vaepriors.training.dpvae_trainer import as_model_input, load_dpvae, spawn_seeds
 
 FID_MODE = "standard"
@@ -154,16 +156,36 @@ class Evaluation:
         decoded = torch.cat([self.model.decode(chunk) for chunk in z.split(self.config.batch_size)])
         return quantise_images(decoded).cpu() if self.splits.images else decoded.cpu()
 
+    @property
+    def prior(self) -> PriorDistribution:
+        """The model's p(z), one run; its generation space (Eq. 7) is that of the flow, or N(0, I) itself (g = id)."""
+        return self.model.prior_distribution()
+
     @torch.no_grad()
     def prior_samples(self, n: int, stream: str) -> tuple[torch.Tensor, torch.Tensor]:
         """z0 ~ N(0, I) and z = g^-1(z0), both (n, L)."""
         z0 = torch.randn(n, self.model.latent_dim, generator=self.generators[stream], device=self.device)
-        return torch.cat([self.model.from_base(chunk) for chunk in z0.split(self.config.batch_size)]), z0
+        return torch.cat([self.from_generation_space(chunk) for chunk in z0.split(self.config.batch_size)]), z0
 
     @torch.no_grad()
-    def to_base(self, z: torch.Tensor) -> torch.Tensor:
-        """z0 = g(z) (N, L)."""
-        return self.model.to_base(z)[0]
+    def to_generation_space(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z0 = g(z) (N, L) and log|det dg/dz| (N,)."""
+        z0, log_det = self.prior.to_generation_space(z.unsqueeze(0))
+        return z0.squeeze(0), log_det.squeeze(0)
+
+    @torch.no_grad()
+    def from_generation_space(self, z0: torch.Tensor) -> torch.Tensor:
+        """z = g^-1(z0) (N, L)."""
+        return self.prior.from_generation_space(z0.unsqueeze(0)).squeeze(0)
+
+    @torch.no_grad()
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) (N,), Jacobian included."""
+        return self.prior.log_density(z.unsqueeze(0)).squeeze(0)
+
+    def to_z0(self, z: torch.Tensor) -> torch.Tensor:
+        """z0 = g(z) (N, L) alone: the h(z) of the leakage score."""
+        return self.to_generation_space(z)[0]
 
 
 def _generators(seed: int, device: torch.device) -> dict[str, torch.Generator]:
@@ -179,28 +201,29 @@ def skl_metrics(ev: Evaluation, sampler: AggregatePosterior) -> dict[str, float]
     n = ev.config.skl_samples
     z_p, z0_p = ev.prior_samples(n, "skl")
     z_q = sampler.sample(n, ev.generators["skl"])
-    return {"skl": symmetric_kl_1nn(z_p, z_q), "skl_generation_space": symmetric_kl_1nn(z0_p, ev.to_base(z_q))}
+    return {"skl": symmetric_kl_1nn(z_p, z_q), "skl_generation_space": symmetric_kl_1nn(z0_p, ev.to_z0(z_q))}
 
 
 def nll_metric(ev: Evaluation, variance: float) -> float:
     """Mean IS-NLL (nats per example) over the first ``nll_examples`` held-out examples."""
     heldout = ev.splits.heldout[:ev.config.nll_examples]
-    log_prior = ev.model.latent_prior().log_prob
     values = [importance_sampled_nll(as_model_input(x.to(ev.device)),
                                      lambda x_, z: gaussian_log_likelihood(x_, ev.model.decode(z), variance),
-                                     log_prior, ev.model.encode, ev.config.nll_samples, ev.config.nll_chunk_size,
+                                     ev.log_prior, ev.model.encode, ev.config.nll_samples, ev.config.nll_chunk_size,
                                      ev.generators["nll"])
               for x in heldout.split(ev.config.nll_batch_size)]
     return float(torch.cat(values).mean())
 
 
 def authors_kl(model: DpVAE, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """The KL the authors' code logs, per example (N,): closed form for N(0, I); for the decoupled prior Eq. (24)
-    with one sample and without its -L/2 constant, 0.5 ||g(z)||^2 - log|det dg/dz| - 0.5 sum logvar."""
-    if model.flow is None:
-        standard = torch.distributions.Normal(mu.new_zeros(()), mu.new_ones(()))
-        return torch.distributions.kl_divergence(posterior(mu, logvar), standard).sum(-1)
-    return model.flow.kl_monte_carlo(mu, logvar, eps) + 0.5 * mu.shape[-1]
+    """The KL the authors' code logs, per example (N,), at z = mu + sigma * eps: the training KL
+    (``losses.kl.kl_single_sample``), i.e. the closed form for N(0, I), and for the decoupled prior Eq. (24) with one
+    sample plus the L/2 their code leaves in (it drops the -L/2 of -H[q]): 0.5 ||g(z)||^2 - log|det dg/dz|
+    - 0.5 sum logvar."""
+    prior = model.prior_distribution()
+    z = reparameterize(mu, logvar, eps)
+    kl = kl_single_sample(mu.unsqueeze(0), logvar.unsqueeze(0), z.unsqueeze(0), prior).squeeze(0)
+    return kl if has_closed_form_kl(prior) else kl + 0.5 * mu.shape[-1]
 
 
 @torch.no_grad()
@@ -224,7 +247,7 @@ def batch_nelbo_metric(ev: Evaluation, batch_size: int, rec_weight: float) -> fl
 def leakage_metric(ev: Evaluation, sampler: AggregatePosterior, reference: AggregatePosterior):
     """LS(tau) of ``leakage_samples`` z ~ q(z), p(h(z)) = N(g(z); 0, I) (``metrics.leakage_curve``)."""
     z = sampler.sample(ev.config.leakage_samples, ev.generators["leakage"])
-    return leakage_curve(z, reference, ev.to_base, ev.config.leakage_taus)
+    return leakage_curve(z, reference, ev.to_z0, ev.config.leakage_taus)
 
 
 def low_posterior_selection(ev: Evaluation, reference: AggregatePosterior, keep: int, stream: str) -> torch.Tensor:
@@ -276,7 +299,7 @@ def prior_artifacts(ev: Evaluation, reference: AggregatePosterior) -> Arrays:
     lp_mask[lp_set] = True
     top = lp_set[:cfg.top_samples]
     shown = len(z) if not ev.splits.images else cfg.grid_images
-    arrays = _numpy(prior_z=z, prior_z0=z0, prior_log_q=log_q, prior_log_p=ev.model.latent_prior().log_prob(z),
+    arrays = _numpy(prior_z=z, prior_z0=z0, prior_log_q=log_q, prior_log_p=ev.log_prior(z),
                     prior_log_p0=standard_normal_log_prob(z0), prior_lp_mask=lp_mask, low_posterior_z=z[top],
                     low_posterior_z0=z0[top])
     return {**arrays, **_numpy(prior_x=ev.decode(z[:shown]), lp_x=ev.decode(z[lp_mask][:cfg.grid_images]),
@@ -288,7 +311,7 @@ def posterior_artifacts(ev: Evaluation, sampler: AggregatePosterior, reference: 
     """Aggregate-posterior samples z ~ q(z) with g(z), log q(z) and log N(g(z); 0, I); the top high-posterior samples
     are those with the lowest log N(g(z); 0, I) (the p(h(z)) of the leakage score), decoded."""
     z = sampler.sample(ev.config.figure_samples, ev.generators["posterior"])
-    z0 = ev.to_base(z)
+    z0 = ev.to_z0(z)
     log_p0 = standard_normal_log_prob(z0)
     top = torch.topk(log_p0, min(ev.config.top_samples, len(z)), largest=False).indices
     return {**_numpy(posterior_z=z, posterior_z0=z0, posterior_log_q=reference.log_prob(z), posterior_log_p0=log_p0,
@@ -319,10 +342,10 @@ def interpolation_artifacts(ev: Evaluation, mu: torch.Tensor) -> Arrays:
     """Fig. 6: the straight line between g(mu_a) and g(mu_b) in the generation space, mapped to z by g^-1 (a straight
     line in z for N(0, I)); interpolation_z, interpolation_z0 (S, L) and the decoded path."""
     a, b = (index % len(mu) for index in ev.config.interpolation_pair)
-    ends = ev.to_base(mu[[a, b]])
+    ends = ev.to_z0(mu[[a, b]])
     weights = torch.linspace(0.0, 1.0, ev.config.interpolation_steps, device=mu.device).unsqueeze(1)
     z0 = (1 - weights) * ends[0] + weights * ends[1]
-    z = ev.model.from_base(z0)
+    z = ev.from_generation_space(z0)
     return _numpy(interpolation_z=z, interpolation_z0=z0, interpolation_x=ev.decode(z))
 
 
@@ -342,11 +365,11 @@ def density_grid_artifacts(ev: Evaluation, reference: AggregatePosterior, prior:
     axis0 = torch.linspace(-_half_width(both0), _half_width(both0), ev.config.density_grid, device=ev.device)
     z = torch.cartesian_prod(axis, axis).flip(-1)  # row i, column j -> (axis[j], axis[i])
     z0 = torch.cartesian_prod(axis0, axis0).flip(-1)
-    z_of_z0 = ev.model.from_base(z0)
-    log_q0 = reference.log_prob(z_of_z0) - ev.model.to_base(z_of_z0)[1]
+    z_of_z0 = ev.from_generation_space(z0)
+    log_q0 = reference.log_prob(z_of_z0) - ev.to_generation_space(z_of_z0)[1]
     shape = (len(axis), len(axis))
     return _numpy(grid_axis=axis, grid_log_q=reference.log_prob(z).view(shape),
-                  grid_log_p=ev.model.latent_prior().log_prob(z).view(shape), grid0_axis=axis0,
+                  grid_log_p=ev.log_prior(z).view(shape), grid0_axis=axis0,
                   grid0_log_q=log_q0.view(shape))
 
 

@@ -15,8 +15,7 @@ from vaepriors.losses.kl import KLEstimator
 from vaepriors.losses.reconstruction import squared_error
 from vaepriors.losses.responsibility import normalised_negative_entropy
 from vaepriors.models.vae import StackedVAE
-from vaepriors.priors import PriorDistribution
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.priors import PriorDistribution, Randomness
 
 Terms = dict[str, torch.Tensor]
 
@@ -55,18 +54,18 @@ class SoftIntroObjective:
         # read once here, not in every step: does any run weight the entropy term?
         self.weights_entropy = bool(torch.as_tensor(weights.r_entropy).gt(0).any())
 
-    def _encode_sample(self, model: StackedVAE, x: torch.Tensor, rnd: RunRandomness):
+    def _encode_sample(self, model: StackedVAE, x: torch.Tensor, rnd: Randomness):
         mu, logvar = model.encode(x)
         return mu, logvar, reparameterize(mu, logvar, rnd.normal(*mu.shape[1:]))
 
-    def elbo(self, model: StackedVAE, x: torch.Tensor, rnd: RunRandomness) -> tuple[torch.Tensor, Terms]:
+    def elbo(self, model: StackedVAE, x: torch.Tensor, rnd: Randomness) -> tuple[torch.Tensor, Terms]:
         """VAE warm-up: beta_rec * SSE + beta_kl * KL, no scale s (reference §4.5); trains E, D and P."""
         mu, logvar, z = self._encode_sample(model, x, rnd)
         rec_error = squared_error(x, model.decode(z)).mean(-1)
         kl = self.kl(mu, logvar, model.prior_params(), rnd).per_sample.mean(-1)
         return self.w.beta_rec * rec_error + self.w.beta_kl * kl, {"rec": rec_error, "kl": kl}
 
-    def encoder(self, model: StackedVAE, x: torch.Tensor, rnd: RunRandomness):
+    def encoder(self, model: StackedVAE, x: torch.Tensor, rnd: Randomness):
         """L_E (reference §4.3): real ELBO, exp-ELBO of detached fakes and reconstructions, entropy term."""
         w, batch = self.w, x.shape[1]
         prior = model.prior_params()
@@ -88,7 +87,7 @@ class SoftIntroObjective:
         return loss, terms, RealPosterior(mu.detach(), logvar.detach(), z.detach())
 
     def exp_elbo(self, model: StackedVAE, generated: torch.Tensor, prior: PriorDistribution,
-                 rnd: RunRandomness) -> torch.Tensor:
+                 rnd: Randomness) -> torch.Tensor:
         """exp(-alpha s (beta_rec RE + beta_neg KL)) per generated image (R, B): the encoder's repulsion term.
 
         The images are encoded detached, so no gradient reaches whatever produced them; RE is taken against the
@@ -100,7 +99,7 @@ class SoftIntroObjective:
         g_kl = self.kl(g_mu, g_logvar, prior, rnd).per_sample
         return torch.exp(-w.alpha * w.scale * (w.beta_rec[:, None] * g_error + w.beta_neg[:, None] * g_kl))
 
-    def decoder(self, model: StackedVAE, x: torch.Tensor, real: RealPosterior, rnd: RunRandomness,
+    def decoder(self, model: StackedVAE, x: torch.Tensor, real: RealPosterior, rnd: Randomness,
                 prior_player: bool) -> tuple[torch.Tensor, Terms]:
         """L_D (+ L_P with IP; reference §4.4): the prior is a detached *target* for fake and reconstructed
         posteriors, a trainable target of the detached real posterior, and a reparameterised *source* of fakes."""

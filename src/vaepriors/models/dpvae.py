@@ -30,10 +30,8 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.distributions import Normal
 
-from vaepriors.losses.regularisers import LatentPrior, standard_normal_prior
-from vaepriors.priors.flow import DecoupledPrior, DecoupledPriorConfig
+from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, Prior, PriorDistribution, StandardGaussianPrior
 
 LEAKY_SLOPE = 0.01
 NetworkBuilder = Callable[[int, float], nn.Module]  # (latent_dim L, leaky_slope) -> network
@@ -162,27 +160,27 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def _no_flow(latent_dim: int, blocks: int, hidden: int) -> None:
-    return None
+def _standard_gaussian(latent_dim: int, blocks: int, hidden: int) -> StandardGaussianPrior:
+    return StandardGaussianPrior(1, latent_dim)
 
 
 def _decoupled_flow(latent_dim: int, blocks: int, hidden: int) -> DecoupledPrior:
     return DecoupledPrior(DecoupledPriorConfig(latent_dim, blocks, hidden))
 
 
-PRIORS: dict[str, Callable[[int, int, int], DecoupledPrior | None]] = {
-    "standard": _no_flow, "decoupled": _decoupled_flow}
+PRIORS: dict[str, Callable[[int, int, int], Prior]] = {"standard": _standard_gaussian, "decoupled": _decoupled_flow}
 
 
 # ---------------------------------------------------------------------------------------------------------- model
 
 class DpVAE(nn.Module):
-    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), decoder mean x_hat(z), and the prior p(z): N(0, I)
-    (``flow`` None) or the decoupled prior N(g(z); 0, I) |det dg/dz| with g = ``flow.to_base`` (paper Eq. 7)."""
+    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), decoder mean x_hat(z), and the prior p(z), a ``Prior`` of
+    one run (R = 1) as S-IntroVAE's: N(0, I) (``StandardGaussianPrior``) or the decoupled prior
+    N(g(z); 0, I) |det dg/dz| (``DecoupledPrior``, paper Eq. 7), trained jointly with the VAE."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, flow: DecoupledPrior | None):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, prior: Prior):
         super().__init__()
-        self.encoder, self.decoder, self.latent_dim, self.flow = encoder, decoder, latent_dim, flow
+        self.encoder, self.decoder, self.latent_dim, self.prior = encoder, decoder, latent_dim, prior
 
     @property
     def device(self) -> torch.device:
@@ -197,32 +195,24 @@ class DpVAE(nn.Module):
         """z (N, L) -> x_hat (N, *data_shape), the mean of p(x|z)."""
         return self.decoder(z)
 
-    def to_base(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Representation -> generation space: z0 = g(z) (N, L) and log|det dg/dz| (N,); identity for N(0, I)."""
-        return (z, z.new_zeros(z.shape[:-1])) if self.flow is None else self.flow.to_base(z)
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Also reads a checkpoint written while the flow was the model's ``flow`` (keys ``flow.*``) and N(0, I) had no
+        module (no ``prior.*`` keys: the standard prior's constant buffers are kept)."""
+        state = {"prior." + key[len("flow."):] if key.startswith("flow.") else key: value
+                 for key, value in state_dict.items()}
+        if isinstance(self.prior, StandardGaussianPrior):
+            for name, buffer in self.prior.named_buffers(prefix="prior"):
+                state.setdefault(name, buffer)
+        return super().load_state_dict(state, strict, assign)
 
-    def from_base(self, z0: torch.Tensor) -> torch.Tensor:
-        """Generation -> representation space: z = g^-1(z0) (N, L); identity for N(0, I)."""
-        return z0 if self.flow is None else self.flow.from_base(z0)
+    def prior_distribution(self) -> PriorDistribution:
+        """p(z) with its current parameters, a one-run ``PriorDistribution`` (z is (1, N, L))."""
+        return self.prior.distribution(self.encoder)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generation (paper §4.2): z0 ~ N(0, I), z = g^-1(z0), x_hat(z); (n, *data_shape)."""
-        z0 = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
-        return self.decode(self.from_base(z0))
-
-    def latent_prior(self, generator: torch.Generator | None = None, log_det: bool = True) -> LatentPrior:
-        """p(z) as the regularisers see it, drawing samples from ``generator`` on the model's current device.
-
-        ``log_det=False`` (decoupled prior only): paper-compatible log p(z) = log N(g(z); 0, I) without the Jacobian,
-        what the authors' beta-TC-dpVAE code uses in its dimension-wise KL (reference §3)."""
-        if self.flow is None:
-            return standard_normal_prior(self.latent_dim, self.device, generator)
-        flow = self.flow
-
-        def log_normal_of_base(z: torch.Tensor) -> torch.Tensor:
-            return Normal(z.new_zeros(()), z.new_ones(())).log_prob(flow.to_base(z)[0]).sum(-1)
-
-        return LatentPrior(flow.log_prob if log_det else log_normal_of_base, lambda n: flow.sample(n, generator))
+        """Generation (paper Sec. 4.2): z0 ~ N(0, I), z = g^-1(z0), x_hat(z); (n, *data_shape)."""
+        z0 = torch.randn(1, n, self.latent_dim, generator=generator, device=self.device)
+        return self.decode(self.prior_distribution().from_generation_space(z0).squeeze(0))
 
 
 def build_dpvae(dataset: str, latent_dim: int, prior: str = "standard", flow_blocks: int = 6, flow_hidden: int = 64,

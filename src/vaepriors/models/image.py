@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
@@ -10,7 +10,9 @@ from vaepriors.models.conv import ConvDecoder, ConvEncoder, StackedConvDecoder, 
 from vaepriors.models.vae import StackedVAE
 from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, LogVarSoftClip, Prior, StandardGaussianPrior,
                               VampPrior)
-from vaepriors.training.image_config import ImageTrainConfig
+
+if TYPE_CHECKING:  # models do not import training (only its configuration type is named here)
+    from vaepriors.training.image_config import ImageTrainConfig
 
 
 def build_prior(config: ImageTrainConfig, pseudo_inputs: torch.Tensor | None,

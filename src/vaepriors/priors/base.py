@@ -1,11 +1,17 @@
 """The prior interface. A ``Prior`` module hands every loss, sampler and metric a ``PriorDistribution`` of R runs:
-a Gaussian mixture (standard Gaussian, VampPrior, MoG) or a flow (the decoupled prior)."""
+a Gaussian mixture (standard Gaussian, VampPrior, MoG) or a flow (the decoupled prior). Both studies use it:
+S-IntroVAE with R runs, dpVAE with one (R = 1; its regularisers add the run axis at their boundary).
+
+Priors draw their noise from a ``Randomness`` (one stream per run, every draw with a leading run axis), never from
+torch's global RNG, so a run's draws do not depend on which other runs share its process.
+"""
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -15,9 +21,18 @@ LOG_2PI = math.log(2.0 * math.pi)
 LOG_JOINT_CHUNK_BYTES = 2**30
 
 
+class Randomness(Protocol):
+    """The noise source of R runs: ``normal(*shape)`` and ``uniform(*shape)`` return (R, *shape)."""
+
+    def normal(self, *shape: int) -> torch.Tensor: ...
+
+    def uniform(self, *shape: int) -> torch.Tensor: ...
+
+
 class PriorDistribution(ABC):
-    """p(z) of R runs as the S-IntroVAE losses use it: log-densities per component, reparameterised samples, and a
-    detached view (a fixed *target* whose density still passes gradients to z, but none to the prior)."""
+    """p(z) of R runs as every loss uses it (S-IntroVAE's and dpVAE's): log-densities per component, reparameterised
+    samples, a detached view (a fixed *target* whose density still passes gradients to z, but none to the prior) and,
+    for priors that are a bijective image of N(0, I), the two maps of that bijection."""
 
     @property
     @abstractmethod
@@ -32,7 +47,7 @@ class PriorDistribution(ABC):
         """z (R, N, d) -> (R, N, K): log w_k + log p_k(z) (K = 1: log p(z)); responsibilities are its softmax."""
 
     @abstractmethod
-    def sample_with_components(self, n: int, randomness) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_with_components(self, n: int, randomness: Randomness) -> tuple[torch.Tensor, torch.Tensor]:
         """n samples per run, (R, n, d), reparameterised in the prior's parameters, and their components (R, n)."""
 
     @abstractmethod
@@ -54,8 +69,19 @@ class PriorDistribution(ABC):
         """log p(z), (R, N)."""
         return torch.logsumexp(self.log_joint(z), dim=-1)
 
-    def sample(self, n: int, randomness) -> torch.Tensor:
+    def sample(self, n: int, randomness: Randomness) -> torch.Tensor:
         return self.sample_with_components(n, randomness)[0]
+
+    def to_generation_space(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """dpVAE's generation space (paper Eq. 7): for a prior that is the image of N(0, I) under a bijection,
+        p(z) = N(g(z); 0, I) |det dg/dz|; returns z0 = g(z) (R, N, d) and log|det dg/dz| (R, N) for z (R, N, d).
+        dpVAE's evaluation measures there (generation-space sKL, leakage score, z0 interpolations, density grids);
+        a mixture of several components is no such image."""
+        raise NotImplementedError(f"{type(self).__name__} has no generation space")
+
+    def from_generation_space(self, z0: torch.Tensor) -> torch.Tensor:
+        """z = g^-1(z0), (R, N, d) -> (R, N, d): how dpVAE generates (paper Sec. 4.2), z0 ~ N(0, I)."""
+        raise NotImplementedError(f"{type(self).__name__} has no generation space")
 
 
 @dataclass(frozen=True)
@@ -123,7 +149,23 @@ class MixtureParams(PriorDistribution):
             chunks.append(torch.baddbmm(offset, features, coefficients, alpha=-0.5).to(z.dtype))
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=1)
 
-    def sample_with_components(self, n: int, randomness) -> tuple[torch.Tensor, torch.Tensor]:
+    def _single_gaussian(self) -> None:
+        if self.n_components != 1:
+            raise NotImplementedError(f"a mixture of {self.n_components} Gaussians has no generation space")
+
+    def to_generation_space(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One Gaussian is the affine image of N(0, I): g(z) = (z - mu) / sigma, log|det dg/dz| = -sum_j log sigma_j.
+        For the standard Gaussian g is the identity, exactly (dpVAE's plain-VAE rows, paper Eq. 7 with g = id)."""
+        self._single_gaussian()
+        log_det = (-0.5 * self.logvar).sum(-1)  # (R, 1)
+        return (z - self.mu) * torch.exp(-0.5 * self.logvar), log_det.expand(z.shape[:-1])
+
+    def from_generation_space(self, z0: torch.Tensor) -> torch.Tensor:
+        """g^-1(z0) = mu + sigma * z0 (exactly z0 for the standard Gaussian)."""
+        self._single_gaussian()
+        return self.mu + torch.exp(0.5 * self.logvar) * z0
+
+    def sample_with_components(self, n: int, randomness: Randomness) -> tuple[torch.Tensor, torch.Tensor]:
         """Component by inverse CDF (not differentiable in the weights, like the authors' multinomial), then
         z = mu_k + sigma_k * eps (reparameterised in mu_k and logvar_k)."""
         weights = self.log_weights.detach().exp()

@@ -20,25 +20,26 @@ run axis (R, N, L) with one flow shared by all runs (dpVAE, image models: R = 1)
 the s and t networks hold R independent weight sets (``models.stacked.StackedLinear``) and the leading axis of every
 input is the run axis, as in the vectorised 2D trainer; the coupling arithmetic is the same.
 
-As a ``Prior`` (the S-IntroVAE prior player, next to SG, VampPrior and MoG) the flow hands the losses a
-``FlowDistribution``: log p(z) as a one-component ``log_joint``, samples g^-1(z0) reparameterised in the flow, and a
-detached view whose density passes gradients to z but none to the flow (``torch.func.functional_call`` with detached
-parameters). ``log_scale_bound`` bounds every block's log-scale, |s_k| <= bound (the authors' tanh: 1), i.e. the
-flow's volume change: the scale control that the soft clipping is for the MoG log-variances.
+As a ``Prior`` the flow hands every loss a ``FlowDistribution`` (S-IntroVAE's prior player next to SG, VampPrior
+and MoG, and dpVAE's decoupled prior, R = 1): log p(z) as a one-component ``log_joint``, samples g^-1(z0)
+reparameterised in the flow, the two maps of the bijection (``to_generation_space`` g with its log-determinant,
+``from_generation_space`` g^-1) that dpVAE's evaluation measures with, and a detached view whose maps pass gradients
+to their input but none to the flow (``torch.func.functional_call`` with detached parameters). ``log_scale_bound``
+bounds every block's log-scale, |s_k| <= bound (the authors' tanh: 1), i.e. the flow's volume change: the scale
+control that the soft clipping is for the MoG log-variances.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
 from torch import nn
 from torch.distributions import Normal
 
-from vaepriors.losses.gaussian import reparameterize
 from vaepriors.models.stacked import StackedLinear
-from vaepriors.priors.base import Prior, PriorDistribution
+from vaepriors.priors.base import Prior, PriorDistribution, Randomness
 
 LEAKY_SLOPE = 0.01
 
@@ -147,59 +148,46 @@ class DecoupledPrior(Prior):
             for block in self.blocks:
                 block.zero_last_layers()
 
-    def to_base(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """g: z (..., L) -> z0 (..., L) and log|det dg/dz| (...)."""
+    def to_generation_space(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """g: z (..., L) -> z0 (..., L) and log|det dg/dz| (...), the density direction (paper Eqs. 7 and 22)."""
         log_det = z.new_zeros(z.shape[:-1])
         for block in reversed(self.blocks):
             z, block_log_det = block.inverse(z)
             log_det = log_det + block_log_det
         return z, log_det
 
-    def from_base(self, z0: torch.Tensor) -> torch.Tensor:
-        """g^-1: z0 (..., L) -> z (..., L); differentiable in the flow parameters."""
+    def from_generation_space(self, z0: torch.Tensor) -> torch.Tensor:
+        """g^-1: z0 (..., L) -> z (..., L), the generation direction (paper Eq. 8); differentiable in the flow."""
         for block in self.blocks:
             z0 = block(z0)
         return z0
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """z = g^-1(z0), z0 ~ N(0, I): (n, L), on the flow's device and dtype, with gradients to the flow."""
-        reference = self.blocks[0].mask
-        z0 = torch.randn(n, self.config.z_dim, generator=generator, dtype=reference.dtype, device=reference.device)
-        return self.from_base(z0)
+    def log_prob(self, z: torch.Tensor, with_log_det: bool = True) -> torch.Tensor:
+        """log p(z) = log N(g(z); 0, I) + log|det dg/dz| (Eq. 7), shape (...). ``with_log_det=False``: the
+        Jacobian term dropped, log N(g(z); 0, I), the prior term of the authors' beta-TC-dpVAE code (reference §3)."""
+        z0, log_det = self.to_generation_space(z)
+        log_base = Normal(z0.new_zeros(()), z0.new_ones(())).log_prob(z0).sum(-1)
+        return log_base + log_det if with_log_det else log_base
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """log p(z) (the module's call, so ``functional_call`` can evaluate it with other parameters)."""
-        return self.log_prob(z)
+    def forward(self, x: torch.Tensor, method: str = "log_prob", **kwargs) -> torch.Tensor:
+        """One of the flow's maps by name (default log p(z)): the module's call, so ``torch.func.functional_call``
+        can evaluate any of them with other (detached) parameters."""
+        return getattr(self, method)(x, **kwargs)
 
     def distribution(self, encoder: nn.Module | None = None) -> "FlowDistribution":
         return FlowDistribution(self)
 
-    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """log p(z) = log N(g(z); 0, I) + log|det dg/dz| (Eq. 7), shape (...)."""
-        z0, log_det = self.to_base(z)
-        return Normal(z0.new_zeros(()), z0.new_ones(())).log_prob(z0).sum(-1) + log_det
-
-    def kl_monte_carlo(self, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        """KL(q(z|x) || p(z)) of Eq. (24) with its constant restored, per sample (N,):
-
-            KL = (1/S) sum_s [ ||g(z_s)||^2 / 2 - log|det dg/dz|(z_s) ] - (1/2) sum_l (logvar_l + 1),
-
-        z_s = mu + sigma*eps_s, with the posterior entropy in closed form (as Eq. 24 and the authors' code; they
-        drop the -L/2). mu, logvar (N, L); eps (N, L) for one sample or (N, S, L) for S samples.
-        """
-        eps = eps.unsqueeze(-2) if eps.dim() == mu.dim() else eps
-        z = reparameterize(mu.unsqueeze(-2), logvar.unsqueeze(-2), eps)
-        z0, log_det = self.to_base(z)
-        cross_entropy_part = (0.5 * z0.square().sum(-1) - log_det).mean(-1)
-        return cross_entropy_part - 0.5 * (logvar + 1.0).sum(-1)
-
 
 @dataclass(frozen=True, eq=False)
 class FlowDistribution(PriorDistribution):
-    """The decoupled prior as the S-IntroVAE losses see it (see the module docstring); z is (R, N, L)."""
+    """The decoupled prior as every loss sees it (see the module docstring); z is (R, N, L).
+
+    ``detached``: a fixed target, its maps evaluated with detached flow parameters. ``with_log_det=False``: the
+    density term without log|det dg/dz| (``without_log_det``), not a normalised density."""
 
     flow: DecoupledPrior
     detached: bool = False
+    with_log_det: bool = True
 
     @property
     def n_components(self) -> int:
@@ -214,16 +202,32 @@ class FlowDistribution(PriorDistribution):
         return self.flow.runs
 
     def detach(self) -> "FlowDistribution":
-        return FlowDistribution(self.flow, detached=True)
+        return replace(self, detached=True)
+
+    def without_log_det(self) -> "FlowDistribution":
+        """log_joint = log N(g(z); 0, I), the Jacobian term dropped: the authors' beta-TC-dpVAE prior term (their
+        code's dimension-wise KL; reference §3), kept as the paper-compatible ``tc_prior_without_log_det``."""
+        return replace(self, with_log_det=False)
+
+    def _flow(self, method: str, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        """The flow's ``method`` at x; in the detached view with detached parameters (``functional_call``), so
+        gradients reach x but not the flow."""
+        if not self.detached:
+            return self.flow(x, method, **kwargs)
+        frozen = {name: parameter.detach() for name, parameter in self.flow.named_parameters()}
+        return torch.func.functional_call(self.flow, frozen, (x, method), kwargs)
 
     def log_joint(self, z: torch.Tensor) -> torch.Tensor:
-        if not self.detached:
-            return self.flow(z).unsqueeze(-1)
-        frozen = {name: parameter.detach() for name, parameter in self.flow.named_parameters()}
-        return torch.func.functional_call(self.flow, frozen, (z,)).unsqueeze(-1)
+        return self._flow("log_prob", z, with_log_det=self.with_log_det).unsqueeze(-1)
 
-    def sample_with_components(self, n: int, randomness) -> tuple[torch.Tensor, torch.Tensor]:
-        z0 = randomness.normal(n, self.dim)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.detached):
-            z = self.flow.from_base(z0)
+    def to_generation_space(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._flow("to_generation_space", z)
+
+    def from_generation_space(self, z0: torch.Tensor) -> torch.Tensor:
+        return self._flow("from_generation_space", z0)
+
+    def sample_with_components(self, n: int, randomness: Randomness) -> tuple[torch.Tensor, torch.Tensor]:
+        """z = g^-1(z0), z0 ~ N(0, I) from the run streams (paper Sec. 4.2); reparameterised in the flow unless
+        detached. The one component is 0."""
+        z = self.from_generation_space(randomness.normal(n, self.dim))
         return z, torch.zeros(z.shape[:-1], dtype=torch.long, device=z.device)

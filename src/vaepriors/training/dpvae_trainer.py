@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from vaepriors.losses.gaussian import reparameterize
-from vaepriors.losses.regularisers import REGULARISERS, Regulariser, make_regulariser
+from vaepriors.losses.regularisers import REGULARISERS, GeneratorRandomness, Regulariser, make_regulariser
 from vaepriors.models.dpvae import ARCHITECTURES, DpVAE, build_dpvae
 from vaepriors.training.dpvae_config import DpVAEConfig, likelihood_record
 from vaepriors.atomic import save_atomic
@@ -98,7 +98,11 @@ class DpVAETrainer(IntervalTrainer):
             self.model = build_dpvae(config.dataset, config.latent_dim, config.prior, config.flow_blocks,
                                      config.flow_hidden, config.leaky_slope).to(self.device)
             self.regulariser = build_regulariser(config, len(train_data), self.permutations).to(self.device)
-        self.prior = self.model.latent_prior(self.noise, log_det=not config.tc_prior_without_log_det)
+        # p(z), one run; a view of the model's prior (the flow's parameters train in place). The paper-compatible
+        # beta-TC-dpVAE drops log|det dg/dz| from log p(z) (``FlowDistribution.without_log_det``).
+        prior = self.model.prior_distribution()
+        self.prior = prior.without_log_det() if config.tc_prior_without_log_det else prior
+        self.randomness = GeneratorRandomness(self.noise)  # InfoVAE's prior samples come from the noise stream
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
         self.batches = BatchSchedule(len(train_data), config.batch_size, order_seed, self.device)
         self.other_batches = BatchSchedule(len(train_data), config.batch_size, other_seed, self.device)
@@ -124,7 +128,7 @@ class DpVAETrainer(IntervalTrainer):
         """The regularised loss (scalar) of iteration ``step``'s batch, its named terms and the sample z (B, L)."""
         x = as_model_input(self.data[self.batches.indices(step)])
         z, mu, logvar = self._encode_sample(x)
-        loss, terms = self.regulariser(x, self.model.decode(z), mu, logvar, z, step, self.prior)
+        loss, terms = self.regulariser(x, self.model.decode(z), mu, logvar, z, step, self.prior, self.randomness)
         return loss, terms, z
 
     def _step(self, step: int) -> Terms:

@@ -1,14 +1,15 @@
 """The dpVAE paper's regularisers (beta-VAE-H/B, beta-TCVAE, FactorVAE, InfoVAE, plus the plain ELBO) as loss
-classes with one contract, usable with the standard Gaussian or a decoupled (flow) prior; ``make_regulariser``
-picks one by its configuration name. See ``base`` for the contract and the two batch reductions."""
+classes with one contract, usable with the standard Gaussian or a decoupled (flow) prior (a ``PriorDistribution`` of
+one run); ``make_regulariser`` picks one by its configuration name. See ``base`` for the contract and the two
+batch reductions."""
 
-from vaepriors.losses.regularisers.base import (REDUCTIONS, REGULARISERS, LatentPrior, Regulariser, kl_to_prior,
-                                               make_regulariser, standard_normal_prior)
+from vaepriors.losses.regularisers.base import (REDUCTIONS, REGULARISERS, GeneratorRandomness, Regulariser,
+                                               make_regulariser)
 from vaepriors.losses.regularisers.beta import BetaVAEB, BetaVAEH, VanillaVAE
 from vaepriors.losses.regularisers.factor import FactorVAE, discriminator_network, permute_dims
-from vaepriors.losses.regularisers.info import InfoVAE, mmd, rbf_kernel
+from vaepriors.losses.regularisers.info import InfoVAE, mmd, prior_samples, rbf_kernel
 from vaepriors.losses.regularisers.tcvae import SAMPLING, BetaTCVAE, tc_decomposition
 
-__all__ = ["REDUCTIONS", "REGULARISERS", "SAMPLING", "BetaTCVAE", "BetaVAEB", "BetaVAEH", "FactorVAE", "InfoVAE",
-           "LatentPrior", "Regulariser", "VanillaVAE", "discriminator_network", "kl_to_prior", "make_regulariser",
-           "mmd", "permute_dims", "rbf_kernel", "standard_normal_prior", "tc_decomposition"]
+__all__ = ["REDUCTIONS", "REGULARISERS", "SAMPLING", "BetaTCVAE", "BetaVAEB", "BetaVAEH", "FactorVAE",
+           "GeneratorRandomness", "InfoVAE", "Regulariser", "VanillaVAE", "discriminator_network", "make_regulariser",
+           "mmd", "permute_dims", "prior_samples", "rbf_kernel", "tc_decomposition"]

@@ -1,11 +1,24 @@
-"""What every dpVAE regulariser shares: the prior seen through two callables, the KL to it, the batch reduction,
-the loss contract and the name -> class registry.
+"""What every dpVAE regulariser shares: the prior as a ``PriorDistribution`` (the interface S-IntroVAE uses), the
+KL to it, the batch reduction, the loss contract and the name -> class registry.
 
-Contract. ``regulariser(x, x_hat, mu, logvar, z, step, prior) -> (loss, terms)``: ``loss`` is the scalar to
+Contract. ``regulariser(x, x_hat, mu, logvar, z, step, prior, randomness) -> (loss, terms)``: ``loss`` is the scalar to
 *minimise* (the negative regularised ELBO, reconstruction included), ``terms`` the named scalar parts, detached, for
 logging; always ``rec`` (reduced reconstruction error) and ``kl`` (reduced KL(q(z|x) || p(z))), plus each
 regulariser's own. Shapes: x, x_hat (N, ...); mu, logvar, z (N, L) with z = mu + exp(logvar / 2) * eps the one
 reparameterised sample the decoder saw; ``step`` the training iteration (only beta-VAE-B's capacity uses it).
+
+Prior. A ``PriorDistribution`` of one run (R = 1), the interface S-IntroVAE's losses use: N(0, I)
+(``StandardGaussianPrior``) or the decoupled prior (``FlowDistribution``, Eq. 7). ``randomness`` is the noise the prior
+draws from (``Randomness``, (1, *shape) per draw); a dpVAE wraps its noise generator in ``GeneratorRandomness``.
+
+Run axis. The regularisers carry the run axis of 1, as S-IntroVAE's losses carry R: ``__call__`` adds it to mu,
+logvar and z once, so the KL, the prior's density and every penalty see the same (1, N, L) tensors, and the batch
+statistics work on the last two axes. Adding it once matters beyond tidiness: every term then reaches z through one
+view, so autograd sums their gradients in the order it did with (N, L) tensors, and a run is bit-identical to one
+trained before the prior interface was shared.
+
+KL: ``losses.kl.kl_single_sample``, the closed form for N(0, I), Eq. (24) with the decoder's sample and the posterior
+entropy in closed form for a flow (App. C; the authors' code).
 
 Reconstruction: rec_weight * SSE_n with SSE_n = sum over data dims of (x_n - x_hat_n)^2, the authors' likelihood
 (a Gaussian with sigma^2 = 1/2 up to a constant) and this package's (``losses.reconstruction``).
@@ -24,64 +37,33 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 import torch
-from torch.distributions import Normal, kl_divergence
 
+from vaepriors.losses.kl import kl_single_sample
 from vaepriors.losses.reconstruction import squared_error
+from vaepriors.priors import PriorDistribution, Randomness
 
 Terms = dict[str, torch.Tensor]
 
 REDUCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"per_sample": torch.mean, "authors": torch.sum}
 
 
-@dataclass(frozen=True)
-class LatentPrior:
-    """p(z) as the regularisers see it, so the standard Gaussian and the decoupled (flow) prior are interchangeable.
+class GeneratorRandomness:
+    """One torch.Generator as the ``Randomness`` of one run: draws are ``torch.randn`` / ``torch.rand`` of the
+    generator on its device with a leading run axis of 1, so a dpVAE's noise stream is the one its trainer seeds."""
 
-    log_prob: z (N, L) -> log p(z) (N,); for a decoupled prior log N(g(z); 0, I) + log|det dg/dz| (paper Eq. 7).
-    sample: n -> (n, L), differentiable in the prior's parameters (decoupled prior: g^-1(z0), z0 ~ N(0, I)).
-    closed_form_kl: (mu, logvar) -> KL(q(z|x) || p(z)) (N,) where one exists; None for a flow.
-    """
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
 
-    log_prob: Callable[[torch.Tensor], torch.Tensor]
-    sample: Callable[[int], torch.Tensor]
-    closed_form_kl: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    def normal(self, *shape: int) -> torch.Tensor:
+        return torch.randn(shape, generator=self.generator, device=self.generator.device).unsqueeze(0)
 
-
-def posterior(mu: torch.Tensor, logvar: torch.Tensor) -> Normal:
-    """The diagonal Gaussian q(z|x) = N(mu, diag exp(logvar)), batch shape (N, L)."""
-    return Normal(mu, torch.exp(0.5 * logvar))
-
-
-def standard_normal_prior(latent_dim: int, device: torch.device | str = "cpu",
-                          generator: torch.Generator | None = None) -> LatentPrior:
-    """p(z) = N(0, I_L) with its closed-form KL to a diagonal-Gaussian posterior."""
-    def log_prob(z: torch.Tensor) -> torch.Tensor:
-        return Normal(z.new_zeros(()), z.new_ones(())).log_prob(z).sum(-1)
-
-    def sample(n: int) -> torch.Tensor:
-        return torch.randn(n, latent_dim, device=device, generator=generator)
-
-    def closed_form_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        return kl_divergence(posterior(mu, logvar), Normal(mu.new_zeros(()), mu.new_ones(()))).sum(-1)
-
-    return LatentPrior(log_prob, sample, closed_form_kl)
-
-
-def kl_to_prior(mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor, prior: LatentPrior) -> torch.Tensor:
-    """KL(q(z|x) || p(z)) per sample (N,).
-
-    Closed form where the prior has one. Otherwise the paper's Eq. (24) with its constants restored,
-    KL = -H[q(z|x)] - log p(z), with the analytic entropy H = (1/2) sum_l (1 + log 2 pi + logvar_l) and one
-    reparameterised sample z for the cross-entropy (unbiased; for a flow, log p(z) includes log|det dg/dz|).
-    """
-    if prior.closed_form_kl is not None:
-        return prior.closed_form_kl(mu, logvar)
-    return -posterior(mu, logvar).entropy().sum(-1) - prior.log_prob(z)
+    def uniform(self, *shape: int) -> torch.Tensor:
+        return torch.rand(shape, generator=self.generator, device=self.generator.device).unsqueeze(0)
 
 
 @dataclass(frozen=True)
 class LatentBatch:
-    """The encoder's output for one batch: mu, logvar, z (N, L) and the per-sample KL (N,)."""
+    """The encoder's output for one batch with the run axis: mu, logvar, z (1, N, L) and the per-sample KL (1, N)."""
 
     mu: torch.Tensor
     logvar: torch.Tensor
@@ -102,19 +84,22 @@ class Regulariser(ABC):
             raise ValueError(f"unknown reduction {self.reduction!r}; choose one of {sorted(REDUCTIONS)}")
 
     def reduce(self, per_sample: torch.Tensor) -> torch.Tensor:
-        """(N,) -> scalar: mean (``per_sample``) or sum (``authors``); used for rec and KL only."""
+        """Per-sample values (N,) or (1, N) -> scalar: mean (``per_sample``) or sum (``authors``); rec and KL only."""
         return REDUCTIONS[self.reduction](per_sample)
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                 z: torch.Tensor, step: int, prior: LatentPrior) -> tuple[torch.Tensor, Terms]:
+                 z: torch.Tensor, step: int, prior: PriorDistribution,
+                 randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         rec = self.reduce(squared_error(x.unsqueeze(0), x_hat.unsqueeze(0)).squeeze(0))
-        batch = LatentBatch(mu, logvar, z, kl_to_prior(mu, logvar, z, prior))
-        penalty, terms = self.penalty(batch, step, prior)
+        mu, logvar, z = mu.unsqueeze(0), logvar.unsqueeze(0), z.unsqueeze(0)  # the run axis, once (docstring)
+        batch = LatentBatch(mu, logvar, z, kl_single_sample(mu, logvar, z, prior))
+        penalty, terms = self.penalty(batch, step, prior, randomness)
         terms = {"rec": rec, "kl": self.reduce(batch.kl), **terms}
         return self.rec_weight * rec + penalty, {name: value.detach() for name, value in terms.items()}
 
     @abstractmethod
-    def penalty(self, batch: LatentBatch, step: int, prior: LatentPrior) -> tuple[torch.Tensor, Terms]:
+    def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
+                randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         """Everything but the reconstruction term (scalar) and the named terms it adds."""
 
     def state_dict(self) -> dict:

@@ -1,5 +1,6 @@
 """The plain ELBO and the two beta-VAEs (paper §4.3 and Eqs. 25-26; Table 2 weights). With a decoupled prior only
-the KL changes (it comes through ``LatentPrior``), so the classes are the same for VAE and dpVAE."""
+the KL changes (``losses.kl.kl_single_sample`` of the ``PriorDistribution``), so the classes are the same for VAE and
+dpVAE."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import ClassVar
 
 import torch
 
-from vaepriors.losses.regularisers.base import LatentBatch, LatentPrior, Regulariser, Terms, register
+from vaepriors.losses.kl import has_closed_form_kl
+from vaepriors.losses.regularisers.base import LatentBatch, Regulariser, Terms, register
+from vaepriors.priors import PriorDistribution, Randomness
 
 
 @register
@@ -19,7 +22,8 @@ class BetaVAEH(Regulariser):
     name: ClassVar[str] = "beta_h"
     beta: float = 4.0
 
-    def penalty(self, batch: LatentBatch, step: int, prior: LatentPrior) -> tuple[torch.Tensor, Terms]:
+    def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
+                randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         return self.beta * self.reduce(batch.kl), {}
 
 
@@ -40,8 +44,8 @@ class BetaVAEB(Regulariser):
     Under ``reduction="authors"`` KL is the batch sum, so C is nats per batch, as in the authors' code.
     ``authors_dp_kl``: paper-compatible variant for beta-dpVAE-B. The authors' decoupled-prior KL (their Eq. 24)
     drops the -L/2 constant, i.e. it is the exact KL + L/2 per sample; the constant is invisible to every other
-    regulariser but shifts |KL - C|. When set, L/2 per sample is added to the KL inside |.| for priors without a
-    closed-form KL (their standard-prior KL is exact, so nothing changes there).
+    regulariser but shifts |KL - C|. When set, L/2 per sample is added to the KL inside |.| where the KL is Eq. (24)
+    (priors without a closed-form KL; their standard-prior KL is exact, so nothing changes there).
     """
 
     name: ClassVar[str] = "beta_b"
@@ -54,9 +58,10 @@ class BetaVAEB(Regulariser):
         """C(step) = c_max * clip(step / c_stop, 0, 1)."""
         return self.c_max * min(max(step / self.c_stop, 0.0), 1.0)
 
-    def penalty(self, batch: LatentBatch, step: int, prior: LatentPrior) -> tuple[torch.Tensor, Terms]:
+    def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
+                randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         kl = batch.kl
-        if self.authors_dp_kl and prior.closed_form_kl is None:
+        if self.authors_dp_kl and not has_closed_form_kl(prior):
             kl = kl + 0.5 * batch.z.shape[-1]
         capacity = self.capacity(step)
         return self.gamma * (self.reduce(kl) - capacity).abs(), {"capacity": kl.new_tensor(capacity)}

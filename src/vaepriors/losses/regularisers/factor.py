@@ -1,6 +1,6 @@
 """FactorVAE (Kim & Mnih 2018; paper Eqs. 27-29): loss = rec + KL + gamma * TC, with the total correlation
 KL(q(z) || prod_l q(z_l)) estimated by the density-ratio trick. For a decoupled prior the TC acts on the
-representation z, not on z0 (paper §4.3); only the KL changes, through ``LatentPrior``.
+representation z, not on z0 (paper §4.3); only the KL changes, through the ``PriorDistribution``.
 
 A discriminator D: R^L -> 2 logits learns to tell samples of q(z) (class 0) from samples of prod_l q(z_l) (class 1,
 made by permuting each latent column of another batch independently). At the optimum
@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torch.nn.functional import cross_entropy
 
-from vaepriors.losses.regularisers.base import LatentBatch, LatentPrior, Regulariser, Terms, register
+from vaepriors.losses.regularisers.base import LatentBatch, Regulariser, Terms, register
+from vaepriors.priors import PriorDistribution, Randomness
 
 JOINT, PERMUTED = 0, 1
 
@@ -68,11 +69,12 @@ class FactorVAE(Regulariser):
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=self.betas)
 
     def total_correlation(self, z: torch.Tensor) -> torch.Tensor:
-        """Density-ratio TC estimate mean_n [D(z_n)_0 - D(z_n)_1], differentiable in z."""
+        """Density-ratio TC estimate mean_n [D(z_n)_0 - D(z_n)_1] of z (..., N, L), differentiable in z."""
         logits = self.discriminator(z)
-        return (logits[:, JOINT] - logits[:, PERMUTED]).mean()
+        return (logits[..., JOINT] - logits[..., PERMUTED]).mean()
 
-    def penalty(self, batch: LatentBatch, step: int, prior: LatentPrior) -> tuple[torch.Tensor, Terms]:
+    def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
+                randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         tc = self.total_correlation(batch.z)
         return self.reduce(batch.kl) + self.gamma * tc, {"tc": tc}
 

@@ -2,8 +2,9 @@
 
     loss = rec + (1 - alpha) * KL + (alpha + lambda - 1) * MMD(q(z), p(z))     (Table 2: alpha = 0, lambda = 1000)
 
-MMD compares the batch's posterior samples z (N, L) with N fresh prior samples ``prior.sample(N)``, which for a
-decoupled prior are g^-1(z0) and keep their gradient, so the MMD also trains the flow (as in the authors' code).
+MMD compares the batch's posterior samples z (N, L) with N fresh prior samples z = g^-1(z0), z0 ~ N(0, I)
+(``prior_samples``, paper Sec. 4.2; g = id for N(0, I)), which for a decoupled prior keep their gradient, so the MMD
+also trains the flow (as in the authors' code).
 
 Kernel (the authors' choice, from Zhao's InfoVAE code): k(a, b) = exp(-||a - b||^2 / h) with h = L^2 by default,
 i.e. an RBF of bandwidth sigma = L / sqrt(2) (the code writes exp(-mean_l (a_l - b_l)^2 / L)). The estimator is
@@ -18,16 +19,25 @@ from typing import ClassVar
 
 import torch
 
-from vaepriors.losses.regularisers.base import LatentBatch, LatentPrior, Regulariser, Terms, register
+from vaepriors.losses.regularisers.base import LatentBatch, Regulariser, Terms, register
+from vaepriors.priors import PriorDistribution, Randomness
+
+
+def prior_samples(prior: PriorDistribution, n: int, randomness: Randomness) -> torch.Tensor:
+    """n samples (1, n, L) of a one-run prior as dpVAE generates them (paper Sec. 4.2): z = g^-1(z0), z0 ~ N(0, I),
+    g = id for N(0, I); differentiable in the prior's parameters. The noise stream holds only the normal draws, as in
+    the authors' code (``prior.sample`` would also draw a mixture component)."""
+    return prior.from_generation_space(randomness.normal(n, prior.dim))
 
 
 def rbf_kernel(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
-    """k(a_i, b_j) = exp(-||a_i - b_j||^2 / scale) for a (N, L), b (M, L); returns (N, M)."""
-    return torch.exp(-(a.unsqueeze(1) - b.unsqueeze(0)).square().sum(-1) / scale)
+    """k(a_i, b_j) = exp(-||a_i - b_j||^2 / scale) for a (..., N, L), b (..., M, L); returns (..., N, M)."""
+    return torch.exp(-(a.unsqueeze(-2) - b.unsqueeze(-3)).square().sum(-1) / scale)
 
 
 def mmd(a: torch.Tensor, b: torch.Tensor, scale: float | None = None) -> torch.Tensor:
-    """Biased (V-statistic) squared MMD between sample sets a (N, L) and b (M, L); ``scale`` defaults to L^2."""
+    """Biased (V-statistic) squared MMD between sample sets a (..., N, L) and b (..., M, L) (a leading run axis of 1
+    at most); ``scale`` defaults to L^2."""
     scale = float(a.shape[-1] ** 2) if scale is None else scale
     return (rbf_kernel(a, a, scale).mean() + rbf_kernel(b, b, scale).mean()
             - 2.0 * rbf_kernel(a, b, scale).mean())
@@ -43,7 +53,8 @@ class InfoVAE(Regulariser):
     lam: float = 1000.0
     kernel_scale: float | None = None
 
-    def penalty(self, batch: LatentBatch, step: int, prior: LatentPrior) -> tuple[torch.Tensor, Terms]:
-        divergence = mmd(batch.z, prior.sample(batch.z.shape[0]), self.kernel_scale)
+    def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
+                randomness: Randomness) -> tuple[torch.Tensor, Terms]:
+        divergence = mmd(batch.z, prior_samples(prior, batch.z.shape[-2], randomness), self.kernel_scale)
         loss = (1.0 - self.alpha) * self.reduce(batch.kl) + (self.alpha + self.lam - 1.0) * divergence
         return loss, {"mmd": divergence}

@@ -11,11 +11,12 @@ with log q(z_i) = logsumexp_j [log W_ij + log q(z_i|x_j)] and log q(z_il) = logs
 for a B x B weight matrix W chosen by ``sampling`` (``SAMPLING``). MI + TC + DW = log q(z|x) - log p(z) per sample
 for every W, the single-sample KL estimate.
 
-log p(z) is ``prior.log_prob``, so for a decoupled prior it includes log|det dg/dz| (exact maths). A flow prior is
-not factorised, so DW is then E_q(z)[log prod_l q(z_l) - log p(z)] = KL(q(z) || p(z)) - TC, not a sum of
+log p(z) is the prior's log-density, so for a decoupled prior it includes log|det dg/dz| (exact maths, Eq. 7). A
+flow prior is not factorised, so DW is then E_q(z)[log prod_l q(z_l) - log p(z)] = KL(q(z) || p(z)) - TC, not a sum of
 per-dimension KLs; it reduces to sum_l KL(q(z_l) || p(z_l)) for the standard Gaussian. This is what the paper's
 Eq. (31), "KL[q(z_j) || p(g^-1(z0j))]", can consistently mean. The authors' code uses log N(g(z); 0, I) without the
-Jacobian; to reproduce that, pass a ``LatentPrior`` whose log_prob is log N(g(z); 0, I).
+Jacobian; to reproduce that, pass the flow's ``FlowDistribution.without_log_det()`` view, whose log-density is
+log N(g(z); 0, I) (the trainer's ``tc_prior_without_log_det``; the logged KL then lacks the Jacobian term too).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import Callable, ClassVar
 
 import torch
 
-from vaepriors.losses.regularisers.base import LatentBatch, LatentPrior, Regulariser, Terms, posterior, register
+from vaepriors.losses.kl import posterior
+from vaepriors.losses.regularisers.base import LatentBatch, Regulariser, Terms, register
+from vaepriors.priors import PriorDistribution, Randomness
 
 
 def mws_log_weights(batch_size: int, dataset_size: int) -> torch.Tensor:
@@ -74,13 +77,14 @@ SAMPLING: dict[str, Callable[[int, int], torch.Tensor]] = {
 
 
 def tc_decomposition(batch: LatentBatch, log_prior: torch.Tensor, log_weights: torch.Tensor) -> Terms:
-    """Per-sample MI, TC and DW (N,) from the posterior batch, log p(z) (N,) and log W (N, N) (module docstring)."""
-    # log q(z_il | x_j) at [i, j, l]: every sample under every posterior of the batch
-    pairwise = posterior(batch.mu.unsqueeze(0), batch.logvar.unsqueeze(0)).log_prob(batch.z.unsqueeze(1))
+    """Per-sample MI, TC and DW (..., N) from the posterior batch (mu, logvar, z (..., N, L), a leading run axis of 1
+    at most), log p(z) (..., N) and log W (N, N) (module docstring)."""
+    # log q(z_il | x_j) at [..., i, j, l]: every sample under every posterior of the batch
+    pairwise = posterior(batch.mu.unsqueeze(-3), batch.logvar.unsqueeze(-3)).log_prob(batch.z.unsqueeze(-2))
     log_w = log_weights.to(pairwise)
-    log_q_joint = torch.logsumexp(log_w + pairwise.sum(-1), dim=1)
-    log_q_marginals = torch.logsumexp(log_w.unsqueeze(-1) + pairwise, dim=1).sum(-1)
-    log_q_own = pairwise.diagonal(dim1=0, dim2=1).sum(0)
+    log_q_joint = torch.logsumexp(log_w + pairwise.sum(-1), dim=-1)
+    log_q_marginals = torch.logsumexp(log_w.unsqueeze(-1) + pairwise, dim=-2).sum(-1)
+    log_q_own = pairwise.diagonal(dim1=-3, dim2=-2).sum(-2)
     return {"mi": log_q_own - log_q_joint, "tc": log_q_joint - log_q_marginals,
             "dw_kl": log_q_marginals - log_prior}
 
@@ -102,8 +106,9 @@ class BetaTCVAE(Regulariser):
         if self.sampling not in SAMPLING:
             raise ValueError(f"unknown sampling {self.sampling!r}; choose one of {sorted(SAMPLING)}")
 
-    def penalty(self, batch: LatentBatch, step: int, prior: LatentPrior) -> tuple[torch.Tensor, Terms]:
-        log_weights = SAMPLING[self.sampling](batch.z.shape[0], self.dataset_size)
+    def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
+                randomness: Randomness) -> tuple[torch.Tensor, Terms]:
+        log_weights = SAMPLING[self.sampling](batch.z.shape[-2], self.dataset_size)
         terms = {name: value.mean() for name, value in
-                 tc_decomposition(batch, prior.log_prob(batch.z), log_weights).items()}
+                 tc_decomposition(batch, prior.log_density(batch.z), log_weights).items()}
         return self.alpha * terms["mi"] + self.beta * terms["tc"] + self.gamma * terms["dw_kl"], terms
