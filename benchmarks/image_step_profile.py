@@ -34,8 +34,8 @@ def main() -> None:
                               learnable_contributions=True, intro_prior=True, r_entropy=10.0, epochs=2,
                               warmup_epochs=1, mog_warmup_epochs=1, measure_epochs=())
     trainer = ImageTrainer(config, torch.randint(0, 256, (512, 1, 28, 28), dtype=torch.uint8), device)
-    trainer._phase_changes(0)  # VAMP -> MoG
-    trainer._phase_changes(1)  # clip fit: the adversarial phase of an IP run
+    trainer.begin_interval(0)  # VAMP -> MoG
+    trainer.begin_interval(1)  # clip fit: the adversarial phase of an IP run
     x = trainer.images[:config.batch_size].float().div(255).unsqueeze(0)
 
     def step():

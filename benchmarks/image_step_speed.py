@@ -36,14 +36,14 @@ def _trainer(args, shape, device, **option) -> ImageTrainer:
                               measure_epochs=(), **option)
     images = torch.randint(0, 256, (max(args.batch_size * 4, 512), *shape), dtype=torch.uint8)
     trainer = ImageTrainer(config, images, device)
-    trainer._phase_changes(0)  # VAMP -> MoG
-    trainer._phase_changes(1)  # clip fit: the adversarial phase of an IP run
+    trainer.begin_interval(0)  # VAMP -> MoG
+    trainer.begin_interval(1)  # clip fit: the adversarial phase of an IP run
     return trainer
 
 
 def _time(trainer: ImageTrainer, iterations: int, device: torch.device) -> float:
     """Seconds per adversarial step over ``iterations`` steps (after synchronising the device)."""
-    x = trainer.images[:trainer.config.batch_size].float().div(255).unsqueeze(0)
+    x = trainer.images[:trainer.config.base.batch_size].float().div(255).unsqueeze(0)
     step = lambda: soft_intro_step(trainer.model, trainer.objective, x, trainer.rnd, trainer.optimizers,  # noqa: E731
                                    adversarial=True, intro_prior=True)
     step()

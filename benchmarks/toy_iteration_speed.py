@@ -114,7 +114,7 @@ def ours_stepper(runs: int, kl: str):
     trainer = ToyTrainer(ToyTrainConfig(dataset="8Gaussian", configuration="benchmark", kl=kl, warmup=1,
                                         mog_warmup=0, batch_size=BATCH, runs=specs))
     it = trainer.config.adversarial_start
-    return lambda: trainer._step(it, trainer.rnd.per_run(lambda g: trainer.sampler(BATCH, g)))
+    return lambda: trainer.train_unit(it)
 
 
 def measure(steppers: dict, iterations: int, rounds: int) -> dict[str, float]:
