@@ -2,8 +2,9 @@
 
 For every setting: milliseconds per stacked step, run-iterations per second (R / step time), the ratio against R
 separate single-run steps (``vs R x R=1``: > 1 means the stack is faster than running its runs one by one), and the
-number of ATen operator calls per step (a device-independent proxy for kernel launches: on a GPU each is at least one
-launch unless the step is captured in a CUDA graph). Settings:
+number of ATen operator calls per eager step (a device-independent proxy for kernel launches: on a GPU each is at
+least one launch; a captured step is one graph launch). On CUDA every setting also runs captured (``--capture``,
+``training/capture.py``). Settings:
 
 - 2D (S-IntroVAE, MoG(K) + LC + IP adversarial step, batch 512, MLP 4x256, MC 100): R in --toy-runs (1, 64, 256);
 - images (S-IntroVAE adversarial step on the paper's Fashion-MNIST networks unless --small): R in --image-runs,
@@ -47,18 +48,18 @@ def _synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def toy_stepper(runs: int, components: int, device: torch.device) -> Callable[[], None]:
+def toy_stepper(runs: int, components: int, device: torch.device, capture: bool) -> Callable[[], None]:
     specs = tuple(RunSpec(seed, 0.2, 0.3, 0.9) for seed in range(runs))
     config = ToyTrainConfig(dataset="8Gaussian", configuration="benchmark", prior="vamp", components=components,
                             learnable_contributions=True, intro_prior=True, convert_to_mog=True, warmup=2,
                             mog_warmup=1, iterations=10, runs=specs)
-    trainer = ToyTrainer(config, device)
+    trainer = ToyTrainer(config, device, capture)
     for unit in range(config.adversarial_start):  # through the VAMP -> MoG conversion and the clip fit
         trainer.train_unit(unit)
     return lambda: trainer.train_unit(config.adversarial_start)
 
 
-def image_stepper(runs: int, small: bool, bf16: bool, device: torch.device) -> Callable[[], None]:
+def image_stepper(runs: int, small: bool, bf16: bool, device: torch.device, capture: bool) -> Callable[[], None]:
     """An adversarial step of a stack of R MoG(10)+LC+IP image runs (seeds 0..R-1), after the MoG conversion."""
     channels, z_dim, batch = ((8, 16), 8, 32) if small else ((64, 128), 32, 128)
     config = ImageTrainConfig(dataset="fmnist", configuration="benchmark", prior="vamp", components=10,
@@ -67,11 +68,11 @@ def image_stepper(runs: int, small: bool, bf16: bool, device: torch.device) -> C
                               bf16=bf16)
     images = torch.randint(0, 256, (batch * 2, 1, 28, 28), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
-    trainer = ImageTrainer(ImageStackConfig.product(config, range(runs), [0.0]), images, device)
+    trainer = ImageTrainer(ImageStackConfig.product(config, range(runs), [0.0]), images, device, capture)
     trainer.begin_interval(config.warmup_epochs)
     x = trainer.images[:batch].float().div(255).expand(runs, -1, -1, -1, -1).contiguous()
-    return lambda: soft_intro_step(trainer.model, trainer.objective, x, trainer.rnd, trainer.optimizers, True,
-                                   config.intro_prior)
+    return lambda: trainer.graphs(True, lambda batch: soft_intro_step(
+        trainer.model, trainer.objective, batch, trainer.rnd, trainer.optimizers, True, config.intro_prior), x)
 
 
 def measure(steppers: dict, iterations: int, rounds: int, device: torch.device) -> dict:
@@ -110,22 +111,28 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
+    modes = ("eager", "captured") if device.type == "cuda" else ("eager",)
     steppers: dict = {}
-    for runs in args.toy_runs:
-        steppers[("2D", runs, "fp32")] = toy_stepper(runs, args.toy_components, device)
-    for runs in args.image_runs:
-        for precision in ("fp32", "bf16"):
-            steppers[("images", runs, precision)] = image_stepper(runs, args.small, precision == "bf16", device)
-    calls = {name: operator_calls(step) for name, step in steppers.items()}
+    for mode in modes:
+        for runs in args.toy_runs:
+            steppers[("2D", runs, "fp32", mode)] = toy_stepper(runs, args.toy_components, device, mode == "captured")
+        for runs in args.image_runs:
+            for precision in ("fp32", "bf16"):
+                steppers[("images", runs, precision, mode)] = image_stepper(runs, args.small, precision == "bf16",
+                                                                            device, mode == "captured")
+    calls = {name: operator_calls(step) for name, step in steppers.items() if name[3] == "eager"}
     seconds = measure(steppers, args.iterations, args.rounds, device)
 
     print(f"device={device} threads={args.threads} iterations/round={args.iterations} rounds={args.rounds} (medians)")
-    print(f"{'study':<8}{'R':>5}{'precision':>11}{'ms/step':>11}{'run-it/s':>11}{'vs R x R=1':>12}{'ATen ops':>10}")
-    for (study, runs, precision), value in seconds.items():
-        single = seconds.get((study, 1, precision))
+    print(f"{'study':<8}{'R':>5}{'precision':>11}{'mode':>10}{'ms/step':>11}{'run-it/s':>11}{'vs R x R=1':>12}"
+          f"{'vs eager':>10}{'ATen ops':>10}")
+    for (study, runs, precision, mode), value in seconds.items():
+        single = seconds.get((study, 1, precision, mode))
+        eager = seconds[(study, runs, precision, "eager")]
         ratio = f"{single * runs / value:.2f}" if single else "n/a"
-        print(f"{study:<8}{runs:>5}{precision:>11}{value * 1e3:>11.1f}{runs / value:>11.1f}{ratio:>12}"
-              f"{calls[(study, runs, precision)]:>10}")
+        ops = calls.get((study, runs, precision, mode), "")
+        print(f"{study:<8}{runs:>5}{precision:>11}{mode:>10}{value * 1e3:>11.1f}{runs / value:>11.1f}{ratio:>12}"
+              f"{eager / value:>10.2f}{ops:>10}")
 
 
 if __name__ == "__main__":
