@@ -102,3 +102,20 @@ def test_initial_weights_depend_on_the_seed_only_not_on_the_device_streams():
     vamp = ToyTrainer(tiny_config())
     for name, value in sg.model.encoder.state_dict().items():
         assert torch.equal(vamp.model.encoder.state_dict()[name], value), name
+
+
+@pytest.mark.parametrize("overrides", [dict(prior="decoupled", components=1, learnable_contributions=False,
+                                            convert_to_mog=False, configuration="sintro_flow_ip", flow_hidden=8,
+                                            flow_blocks=2),
+                                       dict(prior="standard_gaussian", components=1, learnable_contributions=False,
+                                            intro_prior=False, convert_to_mog=False, kl="closed",
+                                            configuration="sintro_sg")])
+def test_a_nan_run_of_a_flow_or_closed_form_stack_is_recorded_not_raised(overrides):
+    """torch.distributions would raise on a NaN argument and end every run of the job (issue 11, fault 1)."""
+    runs = (RunSpec(0, 0.2, 0.3, 0.9), RunSpec(1, 0.2, 0.3, 0.9))
+    trainer = ToyTrainer(tiny_config(runs=runs, **overrides))
+    with torch.no_grad():
+        trainer.model.encoder.layers[-1].bias[1].fill_(float("nan"))
+    result = trainer.train(progress=False)
+    assert result.diverged_at == [None, 0]
+    assert all(torch.isfinite(v[0]).all() for v in result.model.state_dict().values() if v.dim() and len(v) == 2)

@@ -32,8 +32,9 @@ class KLResult:
 
 
 def posterior(mu: torch.Tensor, logvar: torch.Tensor) -> Normal:
-    """The diagonal Gaussian q(z|x) = N(mu, diag exp(logvar)), batch shape that of mu."""
-    return Normal(mu, torch.exp(0.5 * logvar))
+    """The diagonal Gaussian q(z|x) = N(mu, diag exp(logvar)), batch shape that of mu. Arguments are not validated:
+    a diverged run's NaN must become a recorded divergence of that run, not an exception that ends its whole stack."""
+    return Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
 
 
 def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, prior: PriorDistribution, eps: torch.Tensor,
@@ -58,7 +59,7 @@ def kl_closed_form(mu: torch.Tensor, logvar: torch.Tensor, prior: PriorDistribut
     if not has_closed_form_kl(prior):
         raise ValueError("the closed-form KL needs a one-component Gaussian prior; use kl='mc' for mixtures "
                          "and flows")
-    target = Normal(prior.mu[:, :1], torch.exp(0.5 * prior.logvar[:, :1]))
+    target = Normal(prior.mu[:, :1], torch.exp(0.5 * prior.logvar[:, :1]), validate_args=False)
     return kl_divergence(posterior(mu, logvar), target).sum(-1)
 
 
