@@ -9,10 +9,10 @@ from vaepriors.evaluation.feature_classifier import train_feature_classifier
 from vaepriors.evaluation.image_evaluate import ImageEvalConfig, ImageEvaluator, responsibility_entropy, \
     write_evaluation
 from vaepriors.training.image_checkpoint import load_snapshot
-from vaepriors.training.image_stages import run_adversarial, run_warmup
+from vaepriors.training.image_stages import run_warmup
 from vaepriors.training.randomness import RunRandomness
 
-from test_image_training import tiny_image_config
+from test_image_training import tiny_image_config, train_one
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def evaluated_run(dataset, tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     config = tiny_image_config(epochs=6, measure_epochs=(2, 4, 5))
     run_warmup(config, images, root / "warmup.pt", progress=False)
-    run_adversarial(config, images, root / "warmup.pt", [root / "run"], root / "run" / "checkpoint.pt", progress=False)
+    train_one(config, images, root / "warmup.pt", root / "run")
     classifier = train_feature_classifier(images, labels, root / "classifier.pt", dataset="fmnist", epochs=2)
     return root, classifier
 
@@ -77,7 +77,7 @@ def test_standard_gaussian_has_zero_responsibility_entropy(dataset, tmp_path):
     config = tiny_image_config(prior="standard_gaussian", components=1, learnable_contributions=False,
                                intro_prior=False, r_entropy=0.0, configuration="sg")
     run_warmup(config, images, tmp_path / "warmup.pt", progress=False)
-    run_adversarial(config, images, tmp_path / "warmup.pt", [tmp_path / "run"], tmp_path / "run" / "checkpoint.pt", progress=False)
+    train_one(config, images, tmp_path / "warmup.pt", tmp_path / "run")
     model = load_snapshot(tmp_path / "run" / "final.pt").model.eval()
     entropy, mean_resp = responsibility_entropy(model, images, 16, 4, RunRandomness([0]))
     assert entropy == 0.0 and mean_resp.tolist() == [1.0]

@@ -21,6 +21,11 @@ def tiny_image_config(**overrides) -> ImageTrainConfig:
     return ImageTrainConfig(**values)
 
 
+def train_one(config, images, warmup, run_dir):
+    """The adversarial stage of a stack of one, its checkpoint in its run directory."""
+    run_adversarial(config, images, warmup, [run_dir], run_dir / "checkpoint.pt", progress=False)
+
+
 @pytest.fixture(scope="module")
 def images() -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
@@ -57,7 +62,7 @@ def test_one_warmup_serves_ip_and_non_ip_runs(images, tmp_path):
     run_warmup(ip, images, tmp_path / "warmup.pt", progress=False)
     for config in (ip, fixed):
         run_dir = tmp_path / config.configuration
-        run_adversarial(config, images, tmp_path / "warmup.pt", [run_dir], run_dir / "checkpoint.pt", progress=False)
+        train_one(config, images, tmp_path / "warmup.pt", run_dir)
         status = json.loads((run_dir / "status.json").read_text())
         assert status == {"completed_epochs": 5, "diverged": False, "diverged_at_epoch": None, "reason": None,
                           "snapshots": [2, 4]}
@@ -69,13 +74,13 @@ def test_one_warmup_serves_ip_and_non_ip_runs(images, tmp_path):
     assert moved == {"mog4_lc_ip": True, "mog4_lc": False}
     other = tiny_image_config(learnable_contributions=False, configuration="mog4_ip")
     with pytest.raises(ValueError, match="does not match this stack's warm-up"):
-        run_adversarial(other, images, tmp_path / "warmup.pt", [tmp_path / "other"], tmp_path / "other" / "checkpoint.pt", progress=False)
+        train_one(other, images, tmp_path / "warmup.pt", tmp_path / "other")
 
 
 def test_snapshot_reloads_the_same_model(images, tmp_path):
     config = tiny_image_config()
     run_warmup(config, images, tmp_path / "warmup.pt", progress=False)
-    run_adversarial(config, images, tmp_path / "warmup.pt", [tmp_path / "run"], tmp_path / "run" / "checkpoint.pt", progress=False)
+    train_one(config, images, tmp_path / "warmup.pt", tmp_path / "run")
     snapshot = load_snapshot(tmp_path / "run" / "final.pt")
     assert snapshot.epoch == config.epochs and snapshot.image_shape == (1, 8, 8)
     trainer = ImageTrainer(config, images)
@@ -104,7 +109,7 @@ def test_divergence_is_recorded_and_keeps_the_last_finite_model(images, tmp_path
 
     monkeypatch.setattr(ImageTrainer, "train_unit", tracking_epoch)
     monkeypatch.setattr(image_trainer, "soft_intro_step", step_that_explodes_in_epoch_3)
-    run_adversarial(config, images, tmp_path / "warmup.pt", [tmp_path / "run"], tmp_path / "run" / "checkpoint.pt", progress=False)
+    train_one(config, images, tmp_path / "warmup.pt", tmp_path / "run")
     status = json.loads((tmp_path / "run" / "status.json").read_text())
     assert status["diverged"] and status["diverged_at_epoch"] == 3 and "loss_encoder" in status["reason"]
     assert status["completed_epochs"] == 4
@@ -144,8 +149,9 @@ def test_a_run_trained_in_a_stack_equals_the_run_trained_alone(images, tmp_path)
     stacked_history, alone_history = (pd.read_csv(d / "history.csv") for d in (stacked_dirs[index], alone_dirs[0]))
     pd.testing.assert_frame_equal(stacked_history, alone_history, rtol=1e-4)
     # the other runs of the stack are other runs: other seeds, other entropy weights
-    other = torch.load(stacked_dirs[index - 1] / "final.pt", weights_only=True)["model"]
-    assert not torch.equal(other["prior.mu"], torch.load(alone_dirs[0] / "final.pt", weights_only=True)["model"]["prior.mu"])
+    other, alone = (torch.load(d / "final.pt", weights_only=True)["model"]
+                    for d in (stacked_dirs[index - 1], alone_dirs[0]))
+    assert not torch.equal(other["prior.mu"], alone["prior.mu"])
 
 
 def test_a_diverged_run_keeps_its_last_finite_weights_while_its_stack_trains_on(images, tmp_path, monkeypatch):

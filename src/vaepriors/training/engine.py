@@ -216,7 +216,8 @@ class IntervalTrainer(ABC):
             for divergence in new:
                 log.warning("run %d diverged: %s", divergence.run, divergence.reason)
             self.divergences += new
-            row = {settings.unit_name: end, **self.interval_means(sums, end - start), **self.end_interval(start, end, new)}
+            row = {settings.unit_name: end, **self.interval_means(sums, end - start),
+                   **self.end_interval(start, end, new)}
             self.history.append(row)
             self.position = end
             log.info("%s %d/%d %s", settings.unit_name, end, settings.total,

@@ -50,8 +50,9 @@ def run_adversarial(stack: ImageStackConfig | ImageTrainConfig, train_images: to
     def snapshot(epoch: int) -> None:
         for run, (config, run_dir) in enumerate(zip(stack.runs, run_dirs)):
             if run not in trainer.diverged_runs:
-                save_atomic(snapshot_payload(config, trainer.run_weights(run), type(trainer.model.prior).__name__,
-                                             epoch, trainer.image_shape), run_dir / "snapshots" / f"epoch{epoch:03d}.pt")
+                payload = snapshot_payload(config, trainer.run_weights(run), type(trainer.model.prior).__name__, epoch,
+                                           trainer.image_shape)
+                save_atomic(payload, run_dir / "snapshots" / f"epoch{epoch:03d}.pt")
 
     trainer.train(stack.base.epochs, on_snapshot=snapshot, checkpoint=store, progress=progress, resume=False)
     for run, run_dir in enumerate(run_dirs):
