@@ -41,7 +41,7 @@ def _evaluate(dataset, root, classifier, **overrides):
     images, labels = dataset
     config = ImageEvalConfig(fid_extractor="classifier", fid_weights=str(classifier), fid_images=48,
                              entropy_mc_samples=4, latent_points=20, figure_samples=6, **overrides)
-    return ImageEvaluator(config, (images, labels), (images[:24], labels[:24]), root / "run").evaluate()
+    return ImageEvaluator(config, (images, labels), (images[:24], labels[:24])).evaluate(root / "run")
 
 
 def test_best_fid_policy_picks_the_lowest_snapshot_and_reports_every_metric(dataset, evaluated_run, tmp_path):
@@ -81,3 +81,23 @@ def test_standard_gaussian_has_zero_responsibility_entropy(dataset, tmp_path):
     model = load_snapshot(tmp_path / "run" / "final.pt").model.eval()
     entropy, mean_resp = responsibility_entropy(model, images, 16, 4, RunRandomness([0]))
     assert entropy == 0.0 and mean_resp.tolist() == [1.0]
+
+
+def test_only_this_runs_snapshots_are_evaluated_and_a_foreign_one_is_named(dataset, evaluated_run, tmp_path):
+    """A snapshot left by an earlier configuration in the run directory is never evaluated or selected (issue 11,
+    fault 3): the status lists the snapshots this run wrote, and each is checked against the run's configuration."""
+    import shutil
+
+    root, classifier = evaluated_run
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "run", copy / "run")
+    status = json.loads((copy / "run" / "status.json").read_text())
+    assert status["snapshots"] == [2, 4, 5]
+    foreign = torch.load(copy / "run" / "snapshots" / "epoch002.pt", weights_only=True)
+    foreign["config"]["measure_epochs"] = [2, 3]
+    torch.save(foreign, copy / "run" / "snapshots" / "epoch003.pt")  # stale: not in the status, never read
+    _, history, _ = _evaluate(dataset, copy, classifier)
+    assert history["epoch"].tolist() == [2, 4, 5, 6]
+    torch.save(foreign, copy / "run" / "snapshots" / "epoch004.pt")  # listed, but of another configuration
+    with pytest.raises(ValueError, match=r"epoch004\.pt was written by another configuration"):
+        _evaluate(dataset, copy, classifier)

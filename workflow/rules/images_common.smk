@@ -64,7 +64,13 @@ def image_stack_path(dataset, configuration):
 
 
 def image_eval_path(dataset, configuration, r, seed, suffix):
+    """A file of one run's evaluation; written by its stack's evaluation job (whose output is a manifest)."""
     return f"results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}{suffix}"
+
+
+def image_eval_manifest(dataset, configuration):
+    """The manifest the evaluation job of a stack writes last: every run's evaluation files exist."""
+    return f"results/images/{dataset}/eval/{configuration}/stack.json"
 
 
 def all_image_runs():
@@ -105,6 +111,29 @@ def run_wildcards(wildcards):
 def image_stack_input(wildcards):
     """The stack manifest a per-run rule needs (the run's files are written by its stack's job)."""
     return image_stack_path(wildcards.dataset, wildcards.configuration)
+
+
+def image_eval_input(wildcards):
+    """The evaluation manifest a per-run rule needs (the run's evaluation files are written by its stack's job)."""
+    return image_eval_manifest(wildcards.dataset, wildcards.configuration)
+
+
+def evaluations_of(runs):
+    """Evaluation manifests of the stacks that hold ``runs`` ((dataset, configuration, r, seed) tuples)."""
+    return sorted({image_eval_manifest(dataset, configuration) for dataset, configuration, _, _ in runs})
+
+
+def study_evaluations():
+    return evaluations_of([(d, c, r, s) for d in IMAGE_DATASETS for c, r, s in study_runs(d)])
+
+
+def image_stack_eval_args(wildcards):
+    """--run-dirs and --out-prefixes of every run of a stack, in the stack's order."""
+    runs = stack_runs(wildcards.dataset, wildcards.configuration)
+    run_dirs = [os.path.dirname(image_run_path(wildcards.dataset, wildcards.configuration, r, s, "final.pt"))
+                for r, s in runs]
+    prefixes = [image_eval_path(wildcards.dataset, wildcards.configuration, r, s, "") for r, s in runs]
+    return f"--run-dirs {space_separated(run_dirs)} --out-prefixes {space_separated(prefixes)}"
 
 
 def _number(text):
@@ -202,15 +231,16 @@ def study_histories():
 
 def figure7_inputs(wildcards):
     return {"stacks": stacks_of([(d, c, r, s) for d in IMAGE_DATASETS for c, r, s in study_runs(d)]),
-            "fid_history": study_files("_fid_history.csv")}
+            "evaluated": study_evaluations()}
 
 
 def figure2a_args(wildcards, input):
     runs = figure2a_runs()
     tokens = []
-    for (dataset, configuration, r, seed), fid_history in zip(runs, input.fid_history):
+    for dataset, configuration, r, seed in runs:
         history, status = (image_run_path(dataset, configuration, r, seed, name) for name in ("history.csv",
                                                                                             "status.json"))
+        fid_history = image_eval_path(dataset, configuration, r, seed, "_fid_history.csv")
         clip = "not clipped" if IMAGE_CONFIGURATIONS[configuration].get("clip_logvar") is False else "clipped"
         tokens += ["--run", f"{configuration} ({clip})", history, fid_history, status]
     return " ".join(shlex.quote(token) for token in tokens)
@@ -226,8 +256,9 @@ def figure2b_runs():
 
 def figure2b_args(wildcards, input):
     tokens = []
-    for (dataset, configuration, r, seed), latents in zip(figure2b_runs(), input.latents):
+    for dataset, configuration, r, seed in figure2b_runs():
         history = image_run_path(dataset, configuration, r, seed, "history.csv")
+        latents = image_eval_path(dataset, configuration, r, seed, "_latents.npz")
         tokens += ["--run", f"r_entropy = {r}", history, latents]
     return " ".join(shlex.quote(token) for token in tokens)
 

@@ -1,5 +1,6 @@
-# Image study, evaluation: the offline FID feature extractor, one evaluation per run (docs/images.md)
-# and the t-SNE embeddings of the figure seed's test latents.
+# Image study, evaluation: the offline FID feature extractor, one evaluation job per stack (its runs share the FID
+# reference features; it writes every run's files, then the manifest) and the t-SNE embeddings of the figure seed's
+# test latents (docs/images.md).
 
 
 rule train_fid_classifier:
@@ -29,20 +30,16 @@ rule image_evaluate:
     input:
         unpack(fid_classifier_input),
         data="results/data/{dataset}.pt",
-        stack=image_stack_input,
+        stack="results/images/{dataset}/runs/{configuration}/stack.json",
     output:
-        json="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}.json",
-        history="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}_fid_history.csv",
-        latents="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}_latents.npz",
+        evaluated="results/images/{dataset}/eval/{configuration}/stack.json",
     log:
-        "results/logs/image_evaluate/{dataset}/{configuration}/r{r}/seed{seed}.log",
+        "results/logs/image_evaluate/{dataset}/{configuration}.log",
     benchmark:
-        "results/benchmarks/image_evaluate/{dataset}/{configuration}/r{r}/seed{seed}.tsv"
+        "results/benchmarks/image_evaluate/{dataset}/{configuration}.tsv"
     wildcard_constraints:
         dataset=alternatives(IMAGE_DATASETS),
         configuration=alternatives(IMAGE_CONFIGURATIONS),
-        r=r"[0-9.]+",
-        seed=r"\d+",
     conda:
         "../../envs/vaepriors.yaml"
     threads: JOBS["image_evaluate"]["threads"]
@@ -53,16 +50,15 @@ rule image_evaluate:
     params:
         extractor=fid_extractor_args,
         evaluation=image_evaluation_args,
-        run_dir=lambda wildcards: os.path.dirname(image_run_path(*run_wildcards(wildcards), "final.pt")),
+        runs=image_stack_eval_args,
     shell:
-        "vaepriors image-evaluate --data {input.data:q} --run-dir {params.run_dir:q} {params.extractor}"
-        " {params.evaluation} --out-json {output.json:q} --out-history {output.history:q}"
-        " --out-latents {output.latents:q} --device auto --threads {threads} > {log:q} 2>&1"
+        "vaepriors image-evaluate --data {input.data:q} {params.runs} {params.extractor} {params.evaluation}"
+        " --manifest {output.evaluated:q} --device auto --threads {threads} > {log:q} 2>&1"
 
 
 rule image_tsne:
     input:
-        latents="results/images/{dataset}/eval/{configuration}/r{r}/seed{seed}_latents.npz",
+        evaluated=image_eval_input,
     output:
         tsne="results/images/{dataset}/tsne/{configuration}/r{r}/seed{seed}.npz",
     log:
@@ -80,8 +76,9 @@ rule image_tsne:
         runtime=JOBS["tsne"]["runtime"],
     params:
         tsne=cli_flags(IMAGES["tsne"]),
+        latents=lambda wildcards: image_eval_path(*run_wildcards(wildcards), "_latents.npz"),
     shell:
-        "vaepriors image-tsne --latents {input.latents:q} {params.tsne} --device cpu --threads {threads}"
+        "vaepriors image-tsne --latents {params.latents:q} {params.tsne} --device cpu --threads {threads}"
         " --out {output.tsne:q} > {log:q} 2>&1"
 
 

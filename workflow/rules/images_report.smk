@@ -16,7 +16,7 @@ localrules:
 
 rule image_table:
     input:
-        evaluations=study_files(".json"),
+        evaluated=study_evaluations(),
     output:
         tex=report(
             "results/tables/{table}.tex",
@@ -38,15 +38,16 @@ rule image_table:
     params:
         components=IMAGES.get("table2_components", 100),
         selection=IMAGES["evaluation"]["selection_fid"],
+        evaluations=space_separated(study_files(".json")),
     shell:
-        "vaepriors {wildcards.table} --evaluations {input.evaluations:q} --components {params.components}"
+        "vaepriors {wildcards.table} --evaluations {params.evaluations} --components {params.components}"
         " --selection-fid {params.selection} --out-tex {output.tex:q} --out-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule figure2a:
     input:
         stacks=stacks_of(figure2a_runs()),
-        fid_history=[image_eval_path(*run, "_fid_history.csv") for run in figure2a_runs()],
+        evaluated=evaluations_of(figure2a_runs()),
     output:
         png=report("results/figures/figure2a.png", category="Figures", labels={"figure": "figure2a"}),
         pdf="results/figures/figure2a.pdf",
@@ -64,7 +65,7 @@ rule figure2a:
 rule figure2b:
     input:
         stacks=stacks_of(figure2b_runs()),
-        latents=[image_eval_path(*run, "_latents.npz") for run in figure2b_runs()],
+        evaluated=evaluations_of(figure2b_runs()),
     output:
         png=report("results/figures/figure2b.png", category="Figures", labels={"figure": "figure2b"}),
         pdf="results/figures/figure2b.pdf",
@@ -91,15 +92,15 @@ rule figure7:
     params:
         selection=IMAGES["evaluation"]["selection_fid"],
         history=space_separated(study_histories()),
+        fid_history=space_separated(study_files("_fid_history.csv")),
     shell:
-        "vaepriors figure7 --history {params.history} --fid-history {input.fid_history:q}"
+        "vaepriors figure7 --history {params.history} --fid-history {params.fid_history}"
         " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule figure4:
     input:
-        evaluations=study_files(".json"),
-        latents=study_files("_latents.npz", seeds=figure_seed()),
+        evaluated=study_evaluations(),
         tsne=study_files(".npz", seeds=figure_seed(), stage="tsne"),
     output:
         png=report("results/figures/figure4.png", category="Figures", labels={"figure": "figure4"}),
@@ -110,15 +111,16 @@ rule figure4:
         "../../envs/vaepriors.yaml"
     params:
         selection=IMAGES["evaluation"]["selection_fid"],
+        evaluations=space_separated(study_files(".json")),
+        latents=space_separated(study_files("_latents.npz", seeds=figure_seed())),
     shell:
-        "vaepriors figure4 --evaluations {input.evaluations:q} --latents {input.latents:q} --tsne {input.tsne:q}"
+        "vaepriors figure4 --evaluations {params.evaluations} --latents {params.latents} --tsne {input.tsne:q}"
         " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule figure8:
     input:
-        evaluations=study_files(".json"),
-        latents=study_files("_latents.npz", seeds=figure_seed()),
+        evaluated=study_evaluations(),
     output:
         png=report("results/figures/figure8.png", category="Figures", labels={"figure": "figure8"}),
         pdf="results/figures/figure8.pdf",
@@ -128,14 +130,16 @@ rule figure8:
         "../../envs/vaepriors.yaml"
     params:
         selection=IMAGES["evaluation"]["selection_fid"],
+        evaluations=space_separated(study_files(".json")),
+        latents=space_separated(study_files("_latents.npz", seeds=figure_seed())),
     shell:
-        "vaepriors figure8 --evaluations {input.evaluations:q} --latents {input.latents:q}"
+        "vaepriors figure8 --evaluations {params.evaluations} --latents {params.latents}"
         " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule figure9:
     input:
-        evaluations=study_files(".json"),
+        evaluated=study_evaluations(),
         tsne=study_files(".npz", seeds=figure_seed(), stage="tsne"),
     output:
         png=report("results/figures/figure9.png", category="Figures", labels={"figure": "figure9"}),
@@ -146,15 +150,15 @@ rule figure9:
         "../../envs/vaepriors.yaml"
     params:
         selection=IMAGES["evaluation"]["selection_fid"],
+        evaluations=space_separated(study_files(".json")),
     shell:
-        "vaepriors figure9 --evaluations {input.evaluations:q} --tsne {input.tsne:q}"
+        "vaepriors figure9 --evaluations {params.evaluations} --tsne {input.tsne:q}"
         " --selection-fid {params.selection} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule image_samples:
     input:
-        evaluations=study_files(".json"),
-        latents=study_files("_latents.npz", seeds=figure_seed()),
+        evaluated=study_evaluations(),
     output:
         grids=directory("results/figures/image_samples"),
     log:
@@ -163,8 +167,10 @@ rule image_samples:
         "../../envs/vaepriors.yaml"
     params:
         selection=IMAGES["evaluation"]["selection_fid"],
+        evaluations=space_separated(study_files(".json")),
+        latents=space_separated(study_files("_latents.npz", seeds=figure_seed())),
     shell:
-        "vaepriors image-samples --evaluations {input.evaluations:q} --latents {input.latents:q}"
+        "vaepriors image-samples --evaluations {params.evaluations} --latents {params.latents}"
         " --selection-fid {params.selection} --out-dir {output.grids:q} > {log:q} 2>&1"
 
 

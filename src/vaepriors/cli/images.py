@@ -117,11 +117,28 @@ def image_evaluate(args) -> None:
     from vaepriors.evaluation.image_evaluate import ImageEvalConfig, ImageEvaluator, write_evaluation
 
     device = setup(args)
+    if len(args.run_dirs) != len(args.out_prefixes):
+        raise SystemExit(f"image-evaluate: {len(args.run_dirs)} --run-dirs need as many --out-prefixes, got "
+                         f"{len(args.out_prefixes)}")
     data = ImageData.load(args.data)
     config = dataclass_from_arguments(ImageEvalConfig, args)
     evaluator = ImageEvaluator(config, (data.train_images, data.train_labels), (data.test_images, data.test_labels),
-                               args.run_dir, device)
-    write_evaluation(*evaluator.evaluate(), args.out_json, args.out_history, args.out_latents)
+                               device)
+    for run_dir, prefix in zip(args.run_dirs, args.out_prefixes):
+        log.info("evaluating %s", run_dir)
+        write_evaluation(*evaluator.evaluate(run_dir), f"{prefix}.json", f"{prefix}_fid_history.csv",
+                         f"{prefix}_latents.npz")
+    if args.manifest:
+        write_evaluation_manifest(args.run_dirs, args.out_prefixes, args.manifest)
+
+
+def write_evaluation_manifest(run_dirs, prefixes, path) -> None:
+    """Written last: every run's evaluation files exist."""
+    import json
+    from pathlib import Path
+
+    runs = [{"run_dir": str(run_dir), "prefix": str(prefix)} for run_dir, prefix in zip(run_dirs, prefixes)]
+    Path(path).write_text(json.dumps({"runs": runs}, indent=2) + "\n")
 
 
 def image_tsne(args) -> None:
@@ -143,12 +160,14 @@ def add_image_evaluation_commands(sub) -> None:
     add_runtime(p)
     p.set_defaults(handler=train_fid_classifier)
 
-    p = sub.add_parser("image-evaluate", help="FIDs, precision/recall, probes, entropy and latents of one run")
+    p = sub.add_parser("image-evaluate", help="FIDs, precision/recall, probes, entropy and latents of runs (e.g. a "
+                                              "stack), sharing the FID reference features")
     p.add_argument("--data", required=True)
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--out-json", required=True)
-    p.add_argument("--out-history", required=True, help="FID(GEN) of every snapshot (CSV)")
-    p.add_argument("--out-latents", required=True, help="test latents, prior, samples for the figures (.npz)")
+    p.add_argument("--run-dirs", nargs="+", required=True)
+    p.add_argument("--out-prefixes", nargs="+", required=True,
+                   help="per run: PREFIX.json (record), PREFIX_fid_history.csv (FID(GEN) of every snapshot), "
+                        "PREFIX_latents.npz (test latents, prior, samples for the figures)")
+    p.add_argument("--manifest", help="written last, when every run's files exist (JSON)")
     add_dataclass_arguments(p, ImageEvalConfig)
     add_runtime(p)
     p.set_defaults(handler=image_evaluate)

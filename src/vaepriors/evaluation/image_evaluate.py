@@ -125,15 +125,19 @@ def refresh_batch_norm(model: StackedVAE, images: torch.Tensor, batch_size: int,
 
 
 class ImageEvaluator:
+    """Evaluates runs of one dataset (``evaluate(run_dir)``, e.g. every run of a stack); the FID reference features
+    of the training images are extracted once and shared by all of them."""
+
     def __init__(self, config: ImageEvalConfig, train: tuple[torch.Tensor, torch.Tensor],
-                 test: tuple[torch.Tensor, torch.Tensor], run_dir: str | Path, device: torch.device | str = "cpu"):
-        self.config, self.device, self.run_dir = config, torch.device(device), Path(run_dir)
+                 test: tuple[torch.Tensor, torch.Tensor], device: torch.device | str = "cpu"):
+        self.config, self.device = config, torch.device(device)
         self.train_images, self.train_labels = train
         self.test_images, self.test_labels = test
-        self.status = json.loads((self.run_dir / "status.json").read_text())
         self.features = fid_features(config.fid_extractor, config.fid_weights)
         self.reference = self._shuffled_train(config.seed)
         self.to_reconstruct = self._shuffled_train(config.seed + 1)  # "a different shuffled pass" (reference §10.2)
+        self._real_features: dict[int, dict[str, torch.Tensor]] = {}
+        self.run_dir, self.status, self.final_config = Path(), {}, None
 
     def _shuffled_train(self, seed: int) -> torch.Tensor:
         """The first ``fid_images`` training images of a seeded shuffle, as the authors' shuffled loader gives."""
@@ -144,9 +148,20 @@ class ImageEvaluator:
         return RunRandomness([self.config.seed], self.device)
 
     def _load(self, name: str) -> ImageModelSnapshot:
+        """A model file of the current run; a snapshot of another configuration (left over from an earlier run in
+        the same directory) is refused with the file named."""
         snapshot = load_snapshot(self.run_dir / name, self.device)
+        if self.final_config is not None and snapshot.config != self.final_config:
+            raise ValueError(f"{self.run_dir / name} was written by another configuration than this run's final.pt; "
+                             "remove the run directory and train the run again")
         snapshot.model.train()
         return snapshot
+
+    def _reference_features(self, batch_size: int) -> dict[str, torch.Tensor]:
+        if batch_size not in self._real_features:
+            self._real_features[batch_size] = {mode: self._features(self.reference, mode, batch_size)
+                                               for mode in FID_MODES}
+        return self._real_features[batch_size]
 
     def _features(self, images: torch.Tensor, mode: str, batch_size: int) -> torch.Tensor:
         return extract_features(images, self.features, mode, batch_size, self.device, self.config.seed)
@@ -155,11 +170,15 @@ class ImageEvaluator:
         return {f"{prefix}_{mode}": fid_from_statistics(reference[mode], FeatureStatistics.from_features(
             self._features(images, mode, batch_size))) for mode in FID_MODES}
 
-    def evaluate(self) -> tuple[dict, pd.DataFrame, dict[str, np.ndarray]]:
+    def evaluate(self, run_dir: str | Path) -> tuple[dict, pd.DataFrame, dict[str, np.ndarray]]:
+        """The record, FID history and figure latents of the run in ``run_dir``."""
         cfg = self.config
+        self.run_dir, self.final_config = Path(run_dir), None
+        self.status = json.loads((self.run_dir / "status.json").read_text())
         final = self._load(FINAL)
+        self.final_config = final.config
         batch = final.config.batch_size
-        real_features = {mode: self._features(self.reference, mode, batch) for mode in FID_MODES}
+        real_features = self._reference_features(batch)
         reference = {mode: FeatureStatistics.from_features(f) for mode, f in real_features.items()}
         history, fake_features = self._fid_history(reference, batch)
         name, epoch = self._select(history)

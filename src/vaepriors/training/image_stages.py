@@ -66,11 +66,13 @@ def write_run_outputs(trainer: ImageTrainer, run: int, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(trainer.run_history(run)).to_csv(run_dir / "history.csv", index=False)
     divergence = trainer.run_divergence(run)
-    status = {"completed_epochs": trainer.epoch if divergence is None else divergence.at + 1,
+    completed = trainer.epoch if divergence is None else divergence.at + 1
+    status = {"completed_epochs": completed,
               "diverged": divergence is not None,
               "diverged_at_epoch": None if divergence is None else divergence.at,
               "reason": None if divergence is None else divergence.reason,
-              "snapshots": sorted(int(p.stem.removeprefix("epoch")) for p in (run_dir / "snapshots").glob("epoch*.pt"))}
+              # the snapshots this run wrote (a directory may hold stale ones of an earlier configuration)
+              "snapshots": [epoch for epoch in config.measure_epochs if epoch < completed]}
     (run_dir / "status.json").write_text(json.dumps(status, indent=2) + "\n")
     trained_epochs = trainer.epoch if divergence is None else divergence.at  # the last finite model
     save_atomic(snapshot_payload(config, trainer.run_weights(run), type(trainer.model.prior).__name__,
