@@ -146,6 +146,13 @@ class LoopSettings:
     progress_seconds: float = 30.0
 
 
+def _summary(row: dict[str, Any]) -> str:
+    """A history row for the log: numbers, and the mean over runs of per-run lists."""
+    values = {k: (math.fsum(v) / len(v) if v and all(isinstance(x, float) for x in v) else None)
+              if isinstance(v, list) else v for k, v in row.items()}
+    return " ".join(f"{k}={v:.4g}" for k, v in values.items() if isinstance(v, float))
+
+
 class IntervalTrainer(ABC):
     """R stacked runs trained in resumable intervals; subclasses implement ``train_unit`` and the state they add."""
 
@@ -220,8 +227,7 @@ class IntervalTrainer(ABC):
                    **self.end_interval(start, end, new)}
             self.history.append(row)
             self.position = end
-            log.info("%s %d/%d %s", settings.unit_name, end, settings.total,
-                     " ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
+            log.info("%s %d/%d %s", settings.unit_name, end, settings.total, _summary(row))
             due = settings.checkpoint_every and end % settings.checkpoint_every == 0
             if checkpoint is not None and (due or new) and end < settings.total:
                 checkpoint.save(self.state_dict())
