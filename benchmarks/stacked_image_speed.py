@@ -80,7 +80,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int)
     args = parser.parse_args()
     channels, z_dim, batch = SIZES["paper" if args.paper else "reduced"]
-    args.channels, args.z_dim, args.batch_size = args.channels or channels, args.z_dim or z_dim, args.batch_size or batch
+    args.channels, args.z_dim = args.channels or channels, args.z_dim or z_dim
+    args.batch_size = args.batch_size or batch
     torch.set_num_threads(args.threads)
     print(f"channels {tuple(args.channels)} z {args.z_dim} batch {args.batch_size} 28x28x1, {args.threads} threads, "
           f"forward + backward per iteration of R runs, {args.clock} clock, median of {args.rounds} rounds")
