@@ -10,6 +10,13 @@ Fashion-MNIST network that runs in about a minute on 2 cores; ``--paper`` uses t
 seconds: on a machine shared with other jobs, wall time mostly measures their load (use it with ``--threads 1``).
 ``--device cuda`` measures a GPU (wall clock, synchronised), where one grouped kernel per layer should pay most.
 
+Measured on the shared 2-core CPU (1 thread, CPU clock; stacked time / time of R separate runs): reduced network
+R = 4 1.29x fp32, 1.16x channels_last; R = 12 1.33x, 1.29x; paper network R = 4 1.59x (1.49x in a second
+measurement), 1.29x channels_last; channels (4, 8), batch 8, R = 2 0.62x. Oversized stacks lose on this CPU: the
+grouped convolutions' backward and the R-fold larger activations (cache) cost more than the saved per-layer
+overheads; R per-run convolutions on the channel blocks instead of one grouped one measured 1.06-1.33x, not enough to
+keep a second code path. Channels-last is the faster format on the CPU either way.
+
 Usage: python benchmarks/stacked_image_speed.py [--runs 1 4] [--paper] [--options fp32 channels_last]
        [--iterations 3] [--rounds 3] [--threads 2] [--clock wall] [--device cpu]
        [--channels 16 32 --z-dim 16 --batch-size 32]
