@@ -153,8 +153,9 @@ class StackedConvNetwork(nn.Module):
     Optional bf16 autocast and channels-last memory format apply to the network only; outputs return in the
     parameters' precision (float32 in training), so every loss and KL stays in full precision. Run r's slice of every
     parameter and buffer is ``tensor.chunk(R)[r]`` under the reference network's key; only the scalar
-    ``num_batches_tracked`` counters are shared (every run's train-mode forwards count alike). A stack built directly is default-initialised like R reference networks (in
-    distribution); ``from_runs`` reproduces given networks exactly.
+    ``num_batches_tracked`` counters are shared (every run's train-mode forwards count alike). A stack built directly
+    is default-initialised like R reference networks (in distribution); ``from_runs`` reproduces given networks
+    exactly.
     """
 
     reference: type[nn.Module]
