@@ -28,10 +28,9 @@ from vaepriors.losses.kl import MonteCarloKL
 from vaepriors.losses.soft_intro import SoftIntroObjective, SoftIntroWeights
 from vaepriors.models.image import build_image_stack
 from vaepriors.priors import MixtureOfGaussiansPrior, StandardGaussianPrior
-from vaepriors.training.capture import StepGraphs
-from vaepriors.training.engine import IntervalTrainer, LoopSettings, RunDivergence, spawn_seeds
+from vaepriors.training.engine import LoopSettings, RunDivergence, spawn_seeds
 from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
-from vaepriors.training.players import build_optimizers, soft_intro_step
+from vaepriors.training.players import SoftIntroTrainer, soft_intro_step
 from vaepriors.training.randomness import RunRandomness
 from vaepriors.training.run_states import (assign_runs, optimizer_parameter_names, run_axis_names,
                                            select_optimizer_state, select_runs, select_state)
@@ -42,7 +41,7 @@ def stream_seeds(seed: int) -> tuple[int, int, int]:
     return tuple(spawn_seeds(seed, 3))
 
 
-class ImageTrainer(IntervalTrainer):
+class ImageTrainer(SoftIntroTrainer):
     """An image stack; ``train(until_epoch, ...)`` runs epochs [position, until_epoch) on the engine. A single
     ``ImageTrainConfig`` is a stack of one. ``capture``: replay each step as a CUDA graph (``training.capture``)."""
 
@@ -66,8 +65,7 @@ class ImageTrainer(IntervalTrainer):
                                    gamma=base.gamma, gamma_r=base.gamma_r, scale=1.0 / (channels * height * width),
                                    r_entropy=per_run["r_entropy"])
         self.objective = SoftIntroObjective(weights, MonteCarloKL(base.mc_samples), track_entropy=True)
-        self.graphs, self.capturable = StepGraphs(capture), capture
-        self.optimizers = build_optimizers(self.model, base.lr, capture)
+        self.init_players(base.lr, base.vamp_to_mog_weights, capture)
         self.kept: dict[int, dict] = {}  # diverged run -> its weights at the start of its diverging epoch
         self.on_snapshot = None
         self.progress = True
@@ -88,16 +86,10 @@ class ImageTrainer(IntervalTrainer):
         self.run(settings, checkpoint, resume)
 
     # -- schedule ------------------------------------------------------------------------------------------------
-    def _convert_to_mog(self) -> None:
-        self.model.convert_vamp_to_mog(self.config.base.vamp_to_mog_weights)
-        self.model.prior.to(self.device)
-        self.optimizers = build_optimizers(self.model, self.config.base.lr, self.capturable)
-        self.graphs.invalidate()
-
     def begin_interval(self, epoch: int) -> None:
         base = self.config.base
         if epoch == base.conversion_epoch:
-            self._convert_to_mog()
+            self.convert_to_mog()
         if epoch == base.warmup_epochs and base.clipped:
             with torch.no_grad():
                 self.model.clip.fit(self.model.prior_params().logvar)
@@ -178,21 +170,14 @@ class ImageTrainer(IntervalTrainer):
 
     # -- state ---------------------------------------------------------------------------------------------------
     def extra_state(self) -> dict:
-        return {"prior": type(self.model.prior).__name__, "model": self.model.state_dict(),
-                "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
-                "randomness": {"order": self.order.state_dict(), "noise": self.rnd.state_dict()},
-                "kept": {str(run): state for run, state in self.kept.items()}}
+        return {**self.player_state(), "kept": {str(run): state for run, state in self.kept.items()},
+                "randomness": {"order": self.order.state_dict(), "noise": self.rnd.state_dict()}}
 
     def load_extra_state(self, state: dict) -> None:
-        if state["prior"] != type(self.model.prior).__name__:
-            self._convert_to_mog()
-        self.model.load_state_dict(state["model"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+        self.load_player_state(state)
         self.order.load_state_dict(state["randomness"]["order"])
         self.rnd.load_state_dict(state["randomness"]["noise"])
         self.kept = {int(run): weights for run, weights in state["kept"].items()}
-        self.graphs.invalidate()
 
     def load_warmup(self, state: dict) -> None:
         """Continue from the warm-up stack of this stack's seeds: run j starts from the warm-up of its seed (its
@@ -206,7 +191,7 @@ class ImageTrainer(IntervalTrainer):
         index = [warmup.runs.index(wanted.runs[wanted.seeds.index(run.seed)]) for run in self.config.runs]
         source_runs, study = len(warmup.runs), state["study"]
         if study["prior"] != type(self.model.prior).__name__:
-            self._convert_to_mog()
+            self.convert_to_mog()
         names = self.stacked_names()
         self.model.load_state_dict(select_state(study["model"], index, source_runs, names))
         for player, opt in self.optimizers.items():

@@ -10,6 +10,8 @@ import torch
 
 from vaepriors.losses.soft_intro import SoftIntroObjective
 from vaepriors.models.vae import StackedVAE
+from vaepriors.training.capture import StepGraphs
+from vaepriors.training.engine import IntervalTrainer
 from vaepriors.training.randomness import RunRandomness
 
 Optimizers = dict[str, torch.optim.Optimizer]
@@ -49,3 +51,35 @@ def soft_intro_step(model: StackedVAE, objective: SoftIntroObjective, x: torch.T
     update(loss_d, optimizers, ("decoder", "prior") if intro_prior else ("decoder",))
     return {"loss_encoder": loss_e, "loss_decoder": loss_d, **{f"d_{k}": v for k, v in terms_d.items()},
             **{f"e_{k}": v for k, v in terms_e.items()}}
+
+
+class SoftIntroTrainer(IntervalTrainer):
+    """What the 2D and the image trainer share on top of the engine: a stacked VAE with its prior, one Adam per
+    player, the VAMP -> MoG conversion (new optimisers, as the authors), the CUDA-graph replay of the step
+    (``training.capture``) and the state of all of these. Subclasses set ``model`` and call ``init_players``."""
+
+    model: StackedVAE
+
+    def init_players(self, lr: float, vamp_to_mog_weights: str, capture: bool) -> None:
+        self.lr, self.vamp_to_mog_weights = lr, vamp_to_mog_weights
+        self.graphs, self.capturable = StepGraphs(capture), capture
+        self.optimizers = build_optimizers(self.model, lr, capture)
+
+    def convert_to_mog(self) -> None:
+        self.model.convert_vamp_to_mog(self.vamp_to_mog_weights)
+        self.model.prior.to(self.device)
+        self.optimizers = build_optimizers(self.model, self.lr, self.capturable)
+        self.graphs.invalidate()
+
+    def player_state(self) -> dict:
+        return {"prior": type(self.model.prior).__name__, "model": self.model.state_dict(),
+                "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()}}
+
+    def load_player_state(self, state: dict) -> None:
+        """The model (converted to a MoG first if the state's prior is one) and the optimisers of ``state``."""
+        if state["prior"] != type(self.model.prior).__name__:
+            self.convert_to_mog()
+        self.model.load_state_dict(state["model"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.graphs.invalidate()

@@ -27,10 +27,10 @@ from vaepriors.models.toy import build_toy_vae
 from vaepriors.models.vae import StackedVAE
 from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, MixtureOfGaussiansPrior, Prior,
                               StandardGaussianPrior, VampPrior)
-from vaepriors.training.capture import StepGraphs, set_learning_rate
+from vaepriors.training.capture import set_learning_rate
 from vaepriors.training.config import ToyTrainConfig
-from vaepriors.training.engine import Checkpoint, IntervalTrainer, LoopSettings, load_state, spawn_seeds
-from vaepriors.training.players import build_optimizers, soft_intro_step
+from vaepriors.training.engine import Checkpoint, LoopSettings, load_state, spawn_seeds
+from vaepriors.training.players import SoftIntroTrainer, soft_intro_step
 from vaepriors.training.randomness import RunRandomness
 
 
@@ -70,13 +70,12 @@ class ToyRuns:
     history: list[dict]
 
 
-class ToyTrainer(IntervalTrainer):
+class ToyTrainer(SoftIntroTrainer):
     """``capture``: replay each phase's step as a CUDA graph (``training.capture``; CUDA only)."""
 
     def __init__(self, config: ToyTrainConfig, device: torch.device | str = "cpu", capture: bool = False):
         super().__init__(len(config.runs), device)
         self.config = config
-        self.graphs, self.capturable = StepGraphs(capture), capture
         self.rnd = RunRandomness([spawn_seeds(run.seed, 1)[0] for run in config.runs], self.device)
         self.sampler = get_sampler(config.dataset)
         # Parameters are created on the CPU, so they are initialised from CPU generators (one per run, seeded
@@ -90,22 +89,16 @@ class ToyTrainer(IntervalTrainer):
         weights = SoftIntroWeights(**betas, alpha=config.alpha, gamma=config.gamma, gamma_r=config.gamma_r,
                                    scale=config.scale, r_entropy=config.r_entropy)
         self.objective = SoftIntroObjective(weights, make_kl(config.kl, config.mc_samples))
-        self.optimizers = build_optimizers(self.model, self.config.lr, capture)
+        self.init_players(config.lr, config.vamp_to_mog_weights, capture)
 
     def _learning_rate(self, iteration: int) -> float:
         """MultiStepLR counted from iteration 0 (warm-up included), for every player (reference §12.12)."""
         decays = sum(iteration >= milestone for milestone in self.config.milestones)
         return self.config.lr * self.config.lr_gamma ** decays
 
-    def _convert_to_mog(self) -> None:
-        self.model.convert_vamp_to_mog(self.config.vamp_to_mog_weights)
-        self.model.prior.to(self.device)
-        self.optimizers = build_optimizers(self.model, self.config.lr, self.capturable)
-        self.graphs.invalidate()
-
     def _phase_changes(self, iteration: int) -> None:
         if iteration == self.config.conversion_iteration:
-            self._convert_to_mog()
+            self.convert_to_mog()
         if iteration == self.config.adversarial_start and self.config.clips_logvar:
             self.model.clip.fit(self.model.prior_params().logvar)
             self.graphs.invalidate()
@@ -124,18 +117,11 @@ class ToyTrainer(IntervalTrainer):
         return self.graphs(adversarial, lambda: self._step(adversarial))
 
     def extra_state(self) -> dict:
-        return {"prior": type(self.model.prior).__name__, "model": self.model.state_dict(),
-                "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-                "randomness": self.rnd.state_dict()}
+        return {**self.player_state(), "randomness": self.rnd.state_dict()}
 
     def load_extra_state(self, state: dict) -> None:
-        if state["prior"] != type(self.model.prior).__name__:
-            self._convert_to_mog()
-        self.model.load_state_dict(state["model"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+        self.load_player_state(state)
         self.rnd.load_state_dict(state["randomness"])
-        self.graphs.invalidate()
 
     def train(self, progress: bool = True, log_every: int = 500, checkpoint: str | Path | None = None) -> ToyRuns:
         """Train every run to ``config.iterations``, resuming from (and writing) ``checkpoint`` if given."""
