@@ -32,8 +32,9 @@ class KLResult:
 
 
 def posterior(mu: torch.Tensor, logvar: torch.Tensor) -> Normal:
-    """The diagonal Gaussian q(z|x) = N(mu, diag exp(logvar)), batch shape that of mu."""
-    return Normal(mu, torch.exp(0.5 * logvar))
+    """The diagonal Gaussian q(z|x) = N(mu, diag exp(logvar)), batch shape that of mu; unvalidated, so a diverged
+    run's non-finite values stay in its slice of a stack instead of stopping every run."""
+    return Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
 
 
 def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, prior: PriorDistribution, eps: torch.Tensor,

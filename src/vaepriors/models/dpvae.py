@@ -31,7 +31,9 @@ from typing import Callable
 import torch
 from torch import nn
 
+from vaepriors.models.run_stack import RunStack
 from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, Prior, PriorDistribution, StandardGaussianPrior
+from vaepriors.training.run_states import stack_states
 
 LEAKY_SLOPE = 0.01
 NetworkBuilder = Callable[[int, float], nn.Module]  # (latent_dim L, leaky_slope) -> network
@@ -160,23 +162,29 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def _standard_gaussian(latent_dim: int, blocks: int, hidden: int) -> StandardGaussianPrior:
-    return StandardGaussianPrior(1, latent_dim)
+def _standard_gaussian(latent_dim: int, blocks: int, hidden: int, generators: list[torch.Generator]) -> Prior:
+    return StandardGaussianPrior(len(generators), latent_dim)
 
 
-def _decoupled_flow(latent_dim: int, blocks: int, hidden: int) -> DecoupledPrior:
-    return DecoupledPrior(DecoupledPriorConfig(latent_dim, blocks, hidden))
+def _decoupled_flow(latent_dim: int, blocks: int, hidden: int, generators: list[torch.Generator]) -> Prior:
+    return DecoupledPrior(DecoupledPriorConfig(latent_dim, blocks, hidden), generators=generators)
 
 
-PRIORS: dict[str, Callable[[int, int, int], Prior]] = {"standard": _standard_gaussian, "decoupled": _decoupled_flow}
+# (L, K, hidden, one generator per run) -> a prior of len(generators) runs
+PRIORS: dict[str, Callable[[int, int, int, list[torch.Generator]], Prior]] = {
+    "standard": _standard_gaussian, "decoupled": _decoupled_flow}
 
 
 # ---------------------------------------------------------------------------------------------------------- model
 
 class DpVAE(nn.Module):
-    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), decoder mean x_hat(z), and the prior p(z), a ``Prior`` of
-    one run (R = 1) as S-IntroVAE's: N(0, I) (``StandardGaussianPrior``) or the decoupled prior
-    N(g(z); 0, I) |det dg/dz| (``DecoupledPrior``, paper Eq. 7), trained jointly with the VAE."""
+    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), decoder mean x_hat(z), and the prior p(z), a ``Prior`` as
+    S-IntroVAE's: N(0, I) (``StandardGaussianPrior``) or the decoupled prior N(g(z); 0, I) |det dg/dz|
+    (``DecoupledPrior``, paper Eq. 7, a run-stacked flow), trained jointly with the VAE.
+
+    One run (``build_dpvae``) maps x (N, ...) and z (N, L) with plain networks and a prior of one run; a stack of R
+    runs (``stack_dpvae``) maps (R, N, ...) and (R, N, L) with ``RunStack`` networks and a prior of R runs. A stack
+    of one has the single run's state dict, so a run of a stack is saved and loaded as a single run."""
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, prior: Prior):
         super().__init__()
@@ -187,12 +195,12 @@ class DpVAE(nn.Module):
         return next(self.parameters()).device
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (N, *data_shape) -> mu, logvar (N, L)."""
+        """x (N, *data_shape) -> mu, logvar (N, L); a stack: (R, N, *data_shape) -> (R, N, L)."""
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (N, L) -> x_hat (N, *data_shape), the mean of p(x|z)."""
+        """z (N, L) -> x_hat (N, *data_shape), the mean of p(x|z); a stack: (R, N, L) -> (R, N, *data_shape)."""
         return self.decoder(z)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
@@ -210,18 +218,32 @@ class DpVAE(nn.Module):
         return self.prior.distribution(self.encoder)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generation (paper Sec. 4.2): z0 ~ N(0, I), z = g^-1(z0), x_hat(z); (n, *data_shape)."""
+        """Generation (paper Sec. 4.2) by one run: z0 ~ N(0, I), z = g^-1(z0), x_hat(z); (n, *data_shape)."""
         z0 = torch.randn(1, n, self.latent_dim, generator=generator, device=self.device)
         return self.decode(self.prior_distribution().from_generation_space(z0).squeeze(0))
 
 
 def build_dpvae(dataset: str, latent_dim: int, prior: str = "standard", flow_blocks: int = 6, flow_hidden: int = 64,
                 leaky_slope: float = LEAKY_SLOPE) -> DpVAE:
-    """The data set's networks around the named prior (``PRIORS``); PyTorch default initialisation from the global
-    RNG, so seed or fork it before calling."""
+    """One run: the data set's networks around the named prior (``PRIORS``, one run); PyTorch default
+    initialisation from the global RNG (the flow from a generator seeded by a draw of it after the networks), so
+    seed or fork it before calling."""
     if dataset not in ARCHITECTURES or prior not in PRIORS:
         raise ValueError(f"unknown dataset {dataset!r} or prior {prior!r}; datasets {sorted(ARCHITECTURES)}, "
                          f"priors {sorted(PRIORS)}")
     arch = ARCHITECTURES[dataset]
-    return DpVAE(arch.encoder(latent_dim, leaky_slope), arch.decoder(latent_dim, leaky_slope), latent_dim,
-                 PRIORS[prior](latent_dim, flow_blocks, flow_hidden))
+    encoder, decoder = arch.encoder(latent_dim, leaky_slope), arch.decoder(latent_dim, leaky_slope)
+    flow_generator = torch.Generator().manual_seed(int(torch.randint(2 ** 62, ())))
+    return DpVAE(encoder, decoder, latent_dim, PRIORS[prior](latent_dim, flow_blocks, flow_hidden, [flow_generator]))
+
+
+def stack_dpvae(runs: list[DpVAE], prior: str, flow_blocks: int, flow_hidden: int) -> DpVAE:
+    """R single runs of one configuration (``build_dpvae``) in one model: run r of the stack computes ``runs[r]``
+    (``models.run_stack``); the prior is a run-stacked prior holding the runs' priors."""
+    parameter = next(runs[0].parameters())
+    with torch.random.fork_rng(devices=[]):  # the stacked prior's own initialisation is overwritten
+        stacked_prior = PRIORS[prior](runs[0].latent_dim, flow_blocks, flow_hidden,
+                                      [torch.Generator() for _ in runs]).to(parameter.device)
+    stacked_prior.load_state_dict(stack_states(stacked_prior.state_dict(), [run.prior.state_dict() for run in runs]))
+    return DpVAE(RunStack.from_runs([run.encoder for run in runs]), RunStack.from_runs([run.decoder for run in runs]),
+                 runs[0].latent_dim, stacked_prior).train(runs[0].training)
