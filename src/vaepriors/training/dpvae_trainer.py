@@ -194,8 +194,8 @@ class DpVAETrainer(IntervalTrainer):
                 self.monitor.reported.add(run)
                 new = [*new, divergence]
         for divergence in new:
-            self.kept[divergence.run] = select_state(self._finite_state, [divergence.run], self.runs,
-                                                     self.stacked_names)
+            self.kept[divergence.run] = {name: value.cpu() for name, value in select_state(
+                self._finite_state, [divergence.run], self.runs, self.stacked_names).items()}
             self.kept_iteration[divergence.run] = start
             log.warning("run %d: keeping its model of iteration %d", divergence.run, start)
         return {}
