@@ -214,7 +214,7 @@ class DpVAE(nn.Module):
         return super().load_state_dict(state, strict, assign)
 
     def prior_distribution(self) -> PriorDistribution:
-        """p(z) with its current parameters, a one-run ``PriorDistribution`` (z is (1, N, L))."""
+        """p(z) with its current parameters, a ``PriorDistribution`` of the model's runs (z is (R, N, L))."""
         return self.prior.distribution(self.encoder)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -243,7 +243,7 @@ def stack_dpvae(runs: list[DpVAE], prior: str, flow_blocks: int, flow_hidden: in
     parameter = next(runs[0].parameters())
     with torch.random.fork_rng(devices=[]):  # the stacked prior's own initialisation is overwritten
         stacked_prior = PRIORS[prior](runs[0].latent_dim, flow_blocks, flow_hidden,
-                                      [torch.Generator() for _ in runs]).to(parameter.device)
+                                      [torch.Generator() for _ in runs]).to(parameter.device, parameter.dtype)
     stacked_prior.load_state_dict(stack_states(stacked_prior.state_dict(), [run.prior.state_dict() for run in runs]))
     return DpVAE(RunStack.from_runs([run.encoder for run in runs]), RunStack.from_runs([run.decoder for run in runs]),
                  runs[0].latent_dim, stacked_prior).train(runs[0].training)
