@@ -123,6 +123,19 @@ def test_a_model_saved_before_the_prior_was_a_module_loads(prior):
     assert all(torch.equal(value, loaded.state_dict()[key]) for key, value in model.state_dict().items())
 
 
+def test_a_single_run_flow_saved_with_linear_layers_loads():
+    """final.pt files of the one-run trainer: the flow's layers were nn.Linear (weight (out, in), bias (out,))."""
+    torch.manual_seed(0)
+    model = build_dpvae("moons", 2, "decoupled", flow_hidden=8)
+    legacy = {key: (value[0].t() if key.endswith("weight") else value.flatten()) if key.startswith("prior.blocks")
+              and value.dim() == 3 else value for key, value in model.state_dict().items()}
+    assert legacy["prior.blocks.0.scale.0.weight"].shape == (8, 2)
+    torch.manual_seed(1)
+    loaded = build_dpvae("moons", 2, "decoupled", flow_hidden=8)
+    loaded.load_state_dict(legacy)
+    assert all(torch.equal(value, loaded.state_dict()[key]) for key, value in model.state_dict().items())
+
+
 # -- training -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("prior", ["standard", "decoupled"])

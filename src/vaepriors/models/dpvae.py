@@ -19,6 +19,9 @@ encoder and decoder: the first argument is the negative slope, so the slope is 1
 which the intended ``inplace=True`` call would have kept, and Maas et al. [34] that the paper cites); 1.0 reproduces
 the authors' linear nets. MNIST and SVHN use ReLU as in the paper and the code.
 
+Stacks (docs/dpvae.md "Stacks and streams"): ``stack_dpvae`` puts R single runs of one configuration into one model
+whose networks are ``models.run_stack.RunStack``s of these ``nn.Sequential``s and whose prior holds R runs.
+
 Latent sizes the paper does not state (SVHN, CelebA) are defaults of the registry, overridable by the configuration:
 SVHN L = 16 and CelebA L = 32 (reference §4 "Latent dims": CelebA needs >= 5; 1Konny's beta-VAE uses 32 on CelebA).
 """
@@ -204,10 +207,16 @@ class DpVAE(nn.Module):
         return self.decoder(z)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Also reads a checkpoint written while the flow was the model's ``flow`` (keys ``flow.*``) and N(0, I) had no
-        module (no ``prior.*`` keys: the standard prior's constant buffers are kept)."""
+        """Also reads a checkpoint written while the flow was the model's ``flow`` (keys ``flow.*``), N(0, I) had no
+        module (no ``prior.*`` keys: the standard prior's constant buffers are kept), or a single run's flow had
+        ``nn.Linear`` layers (weight (out, in), bias (out,); now one run of ``StackedLinear``, (1, in, out) and
+        (1, 1, out), the same map)."""
         state = {"prior." + key[len("flow."):] if key.startswith("flow.") else key: value
                  for key, value in state_dict.items()}
+        own = self.state_dict()
+        for key, value in state.items():
+            if key.startswith("prior.") and key in own and own[key].dim() == 3 and value.dim() < 3:
+                state[key] = value.t().unsqueeze(0) if value.dim() == 2 else value.view(1, 1, -1)
         if isinstance(self.prior, StandardGaussianPrior):
             for name, buffer in self.prior.named_buffers(prefix="prior"):
                 state.setdefault(name, buffer)
