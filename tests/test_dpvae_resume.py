@@ -12,7 +12,7 @@ import torch
 
 SEEDS = ["0", "3"]
 TRAIN_FLAGS = ["--dataset", "moons", "--regulariser", "factor", "--regulariser-params", '{"hidden": 16}',
-               "--prior", "decoupled", "--flow-hidden", "8", "--batch-size", "16", "--iterations", "600",
+               "--prior", "decoupled", "--flow-hidden", "8", "--batch-size", "16", "--iterations", "150",
                "--log-every", "10", "--checkpoint-every", "10", "--seeds", *SEEDS, "--device", "cpu",
                "--threads", "1"]
 
