@@ -34,13 +34,13 @@ class RunLinear(GroupedLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
-        out = super().forward(x.view(n, self.runs, -1).transpose(0, 1))
+        out = super().forward(x.reshape(n, self.runs, -1).transpose(0, 1))
         return out.transpose(0, 1).reshape(n, -1)
 
 
 def stacked_layer(layer: nn.Module, runs: int) -> nn.Module:
     """The run-stacked counterpart of one reference layer (default-initialised; ``from_runs`` overwrites it)."""
-    if isinstance(layer, nn.Linear):
+    if isinstance(layer, nn.Linear) and layer.bias is not None:
         return RunLinear(runs, layer.in_features, layer.out_features)
     if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
         if layer.groups != 1 or layer.padding_mode != "zeros":
