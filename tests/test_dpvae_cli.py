@@ -14,7 +14,8 @@ def test_two_moons_chain_through_the_cli(tmp_path):
     for prior in ("standard", "decoupled"):
         main(["dpvae-train", "--dataset", "moons", "--regulariser", "beta_h", "--regulariser-params",
               '{"beta": 4.0}', "--prior", prior, "--iterations", "60", "--log-every", "20",
-              "--checkpoint-every", "20", "--out-dir", str(tmp_path / prior), "--device", "cpu"])
+              "--checkpoint-every", "20", "--seeds", "0", "--run-dirs", str(tmp_path / prior), "--checkpoint",
+              str(tmp_path / f"{prior}.ckpt"), "--device", "cpu"])
         status = json.loads((tmp_path / prior / "status.json").read_text())
         assert not status["diverged"], status
         main(["dpvae-evaluate", "--dataset", "moons", "--snapshot", str(tmp_path / prior / "final.pt"),

@@ -43,7 +43,7 @@ def moons_run(moons, tmp_path_factory):
     out = tmp_path_factory.mktemp("moons")
     config = DpVAEConfig(dataset="moons", regulariser="beta_h", prior="decoupled", flow_hidden=8, batch_size=16,
                          iterations=2, log_every=1, checkpoint_every=2)
-    run_dpvae(config, moons.train, out)
+    run_dpvae(config, moons.train, [out], out / "checkpoint.pt")
     return out / "final.pt"
 
 
@@ -207,7 +207,7 @@ def image_data():
 def test_image_run_reports_both_fids_and_uint8_grids(image_data, tmp_path):
     config = DpVAEConfig(dataset="mnist", prior="standard", batch_size=8, iterations=2, log_every=1,
                          checkpoint_every=2)
-    run_dpvae(config, image_data.train_images, tmp_path / "run")
+    run_dpvae(config, image_data.train_images, [tmp_path / "run"], tmp_path / "checkpoint.pt")
     classifier = train_feature_classifier(image_data.train_images, image_data.train_labels, tmp_path / "c.pt",
                                           dataset="mnist", epochs=1)
     tiny = dict(TINY, fid_extractor="classifier", fid_weights=str(classifier), reference_posteriors=10)

@@ -9,9 +9,10 @@ from vaepriors.data.moons import two_moons
 from vaepriors.losses.regularisers import REGULARISERS
 from vaepriors.models.dpvae import ARCHITECTURES, build_dpvae
 from vaepriors.priors import StandardGaussianPrior
-from vaepriors.training.dpvae_config import DpVAEConfig
+from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig
 from vaepriors.training.dpvae_trainer import BatchSchedule, DpVAETrainer, load_dpvae, run_dpvae
 from vaepriors.training.engine import Checkpoint
+from vaepriors.training.randomness import RunRandomness
 
 SMALL_DISCRIMINATOR = {"factor": {"hidden": 32}}  # the 5 x 1000 default is tested in test_regularisers.py
 
@@ -47,15 +48,18 @@ def test_two_moons_is_seeded_with_the_authors_sizes_and_noise():
     assert data.train_labels.bincount().tolist() == [1000, 1000]
 
 
-def test_batch_schedule_is_one_permutation_per_epoch_with_the_last_partial_batch_dropped():
-    schedule = BatchSchedule(size=10, batch_size=3, seed=1, device=torch.device("cpu"))
-    epoch0 = torch.cat([schedule.indices(step) for step in range(3)])
-    epoch1 = torch.cat([schedule.indices(step) for step in range(3, 6)])
-    assert len(set(epoch0.tolist())) == 9 and len(set(epoch1.tolist())) == 9
-    assert not torch.equal(epoch0, epoch1)
-    assert torch.equal(schedule.indices(1), epoch0[3:6])  # a function of the iteration alone
+def test_batch_schedule_is_one_permutation_per_epoch_and_run_with_the_last_partial_batch_dropped():
+    schedule = BatchSchedule(size=10, batch_size=3, stream=RunRandomness([1, 2]))
+    epoch0 = torch.cat([schedule.indices(step) for step in range(3)], dim=1)
+    epoch1 = torch.cat([schedule.indices(step) for step in range(3, 6)], dim=1)
+    assert epoch0.shape == (2, 9)
+    assert all(len(set(epoch[run].tolist())) == 9 for epoch in (epoch0, epoch1) for run in range(2))
+    assert not torch.equal(epoch0, epoch1) and not torch.equal(epoch0[0], epoch0[1])
+    assert torch.equal(schedule.indices(1), epoch0[:, 3:6])  # a function of the iteration alone
+    alone = BatchSchedule(size=10, batch_size=3, stream=RunRandomness([2]))
+    assert torch.equal(alone.indices(4), epoch1[1:, 3:6])  # a run's order does not depend on its stack
     with pytest.raises(ValueError, match="batch size"):
-        BatchSchedule(size=2, batch_size=3, seed=1, device=torch.device("cpu"))
+        BatchSchedule(size=2, batch_size=3, stream=RunRandomness([1]))
 
 
 # -- architectures --------------------------------------------------------------------------------------------------
@@ -119,6 +123,19 @@ def test_a_model_saved_before_the_prior_was_a_module_loads(prior):
     assert all(torch.equal(value, loaded.state_dict()[key]) for key, value in model.state_dict().items())
 
 
+def test_a_single_run_flow_saved_with_linear_layers_loads():
+    """final.pt files of the one-run trainer: the flow's layers were nn.Linear (weight (out, in), bias (out,))."""
+    torch.manual_seed(0)
+    model = build_dpvae("moons", 2, "decoupled", flow_hidden=8)
+    legacy = {key: (value[0].t() if key.endswith("weight") else value.flatten()) if key.startswith("prior.blocks")
+              and value.dim() == 3 else value for key, value in model.state_dict().items()}
+    assert legacy["prior.blocks.0.scale.0.weight"].shape == (8, 2)
+    torch.manual_seed(1)
+    loaded = build_dpvae("moons", 2, "decoupled", flow_hidden=8)
+    loaded.load_state_dict(legacy)
+    assert all(torch.equal(value, loaded.state_dict()[key]) for key, value in model.state_dict().items())
+
+
 # -- training -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("prior", ["standard", "decoupled"])
@@ -129,8 +146,8 @@ def test_every_regulariser_trains_with_either_prior_without_nan_and_moves_every_
     if regulariser == "factor":
         before["discriminator"] = parameters(trainer.regulariser.discriminator)
     trainer.train(6)
-    assert trainer.divergence is None and trainer.step == 6 and len(trainer.history) == 2
-    assert all(torch.isfinite(torch.tensor(v)) for row in trainer.history for v in row.values())
+    assert not trainer.divergences and trainer.step == 6 and len(trainer.history) == 2
+    assert all(torch.isfinite(torch.tensor(v)).all() for row in trainer.history for v in row.values())
     networks = ["encoder", "decoder"] + (["prior"] if prior == "decoupled" else [])
     after = {"model": parameters(trainer.model)}
     if regulariser == "factor":
@@ -146,7 +163,7 @@ def test_every_regulariser_trains_with_either_prior_without_nan_and_moves_every_
 def test_decoupled_prior_flow_parameters_receive_gradients(moons, regulariser):
     trainer = DpVAETrainer(tiny_config(regulariser, tc_prior_without_log_det=regulariser == "beta_tc"), moons)
     loss, _, _ = trainer.objective(0)
-    loss.backward()
+    loss.sum().backward()
     grads = {name: p.grad for name, p in trainer.model.prior.named_parameters()}
     assert grads and all(g is not None and g.abs().max() > 0 for g in grads.values())
 
@@ -176,16 +193,16 @@ def test_run_resumes_from_its_checkpoint_writes_outputs_and_reloads(moons, tmp_p
     straight = DpVAETrainer(config, moons)
     straight.train(12)
     killed = DpVAETrainer(config, moons)
-    killed.train(6, Checkpoint(tmp_path / "checkpoint.pt", config.to_dict()))
-    status = run_dpvae(config, moons, tmp_path)
+    killed.train(6, Checkpoint(tmp_path / "checkpoint.pt", DpVAEStackConfig.of(config).to_dict()))
+    [status] = run_dpvae(config, moons, [tmp_path / "run"], tmp_path / "checkpoint.pt")
     assert not (tmp_path / "checkpoint.pt").exists()
-    assert status == json.loads((tmp_path / "status.json").read_text())
+    assert status == json.loads((tmp_path / "run" / "status.json").read_text())
     assert status["completed_iterations"] == 12 and not status["diverged"] and status["model_iteration"] == 12
     assert status["likelihood"]["variance"] == 0.5  # SSE with weight 1: Gaussian decoder, sigma^2 = 1/2
-    history = pd.read_csv(tmp_path / "history.csv")
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert history["iteration"].tolist() == [3, 6, 9, 12] and history["loss"].tolist() == [
-        row["loss"] for row in straight.history]
-    snapshot = load_dpvae(tmp_path / "final.pt")
+        row["loss"][0] for row in straight.history]
+    snapshot = load_dpvae(tmp_path / "run" / "final.pt")
     assert snapshot.config == config and snapshot.iteration == 12 and not snapshot.model.training
     for key, value in straight.model.state_dict().items():
         assert torch.equal(snapshot.model.state_dict()[key], value), key
@@ -193,25 +210,88 @@ def test_run_resumes_from_its_checkpoint_writes_outputs_and_reloads(moons, tmp_p
         DpVAETrainer(tiny_config("info", "decoupled", seed=1), moons).load_state_dict(straight.state_dict())
 
 
-def test_divergence_is_recorded_with_its_reason_and_keeps_the_last_finite_model(moons, tmp_path, monkeypatch):
-    config = tiny_config("beta_h", "decoupled")
-    clean = DpVAETrainer(config, moons)
+SEEDS = [0, 3, 5]
+
+
+def test_a_diverged_run_keeps_its_last_finite_model_while_the_others_finish(moons, tmp_path, monkeypatch):
+    stack = DpVAEStackConfig.product(tiny_config("beta_h", "decoupled"), SEEDS)
+    clean = DpVAETrainer(stack, moons)
     clean.train(6)
+    at_6 = clean.run_weights(1)
+    clean.train(12)
     real_objective = DpVAETrainer.objective
 
-    def nan_at_iteration_7(self, step):
+    def nan_in_run_1_at_iteration_7(self, step):
         loss, terms, z = real_objective(self, step)
-        return (loss * float("nan"), terms, z) if step == 7 else (loss, terms, z)
+        return (loss * torch.tensor([1.0, float("nan"), 1.0]), terms, z) if step == 7 else (loss, terms, z)
 
-    monkeypatch.setattr(DpVAETrainer, "objective", nan_at_iteration_7)
-    status = run_dpvae(config, moons, tmp_path)
-    assert status["diverged"] and status["diverged_at_iteration"] == 7 and status["model_iteration"] == 6
-    # the NaN update makes the posteriors of iterations 8 invalid; the interval [6, 9) ends the run
-    assert status["reason"] == "non-finite loss at iteration 7" and status["completed_iterations"] == 9
-    final = load_dpvae(tmp_path / "final.pt")
+    monkeypatch.setattr(DpVAETrainer, "objective", nan_in_run_1_at_iteration_7)
+    run_dirs = [tmp_path / f"seed{seed}" for seed in SEEDS]
+    statuses = run_dpvae(stack, moons, run_dirs, tmp_path / "checkpoint.pt")
+    diverged = statuses[1]
+    assert diverged["diverged"] and diverged["diverged_at_iteration"] == 7 and diverged["model_iteration"] == 6
+    assert diverged["reason"] == "non-finite loss at iteration 7" and diverged["completed_iterations"] == 9
+    assert pd.read_csv(run_dirs[1] / "history.csv")["iteration"].tolist() == [3, 6, 9]
+    final = load_dpvae(run_dirs[1] / "final.pt")
     assert final.iteration == 6
-    for key, value in clean.model.state_dict().items():
+    for key, value in at_6.items():
         assert torch.equal(final.model.state_dict()[key], value), key
+    for run in (0, 2):  # the other runs are untouched by run 1's NaNs
+        assert not statuses[run]["diverged"] and statuses[run]["completed_iterations"] == 12
+        finished = load_dpvae(run_dirs[run] / "final.pt")
+        for key, value in clean.run_weights(run).items():
+            assert torch.equal(finished.model.state_dict()[key], value), (run, key)
+
+
+def assert_run_equals_alone(stack: DpVAEStackConfig, data: torch.Tensor, iterations: int, atol: float = 1e-5) -> None:
+    """Every run of ``stack`` trained in the stack equals the run trained alone (weights to ``atol``, history,
+    discriminator)."""
+    stacked = DpVAETrainer(stack, data)
+    stacked.train(iterations)
+    for run, config in enumerate(stack.runs):
+        alone = DpVAETrainer(config, data)
+        alone.train(iterations)
+        weights, reference = stacked.run_weights(run), alone.run_weights(0)
+        assert weights.keys() == reference.keys()
+        for key, value in reference.items():
+            torch.testing.assert_close(weights[key], value, rtol=1e-4, atol=atol, msg=f"run {run}: {key}")
+        for row, alone_row in zip(stacked.history, alone.history):
+            for name, values in alone_row.items():
+                expected = values[0] if isinstance(values, list) else values
+                actual = row[name][run] if isinstance(row[name], list) else row[name]
+                assert actual == pytest.approx(expected, rel=1e-4, abs=1e-4), (run, name)
+        if config.regulariser == "factor":
+            probe = torch.randn(1, 5, config.latent_dim)
+            torch.testing.assert_close(stacked.regulariser.discriminator(probe.expand(len(stack.runs), 5, -1))[run],
+                                       alone.regulariser.discriminator(probe)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_a_run_trained_in_a_stack_equals_the_run_trained_alone_moons_flow_factor(moons):
+    assert_run_equals_alone(DpVAEStackConfig.product(tiny_config("factor", "decoupled", iterations=6), SEEDS),
+                            moons, 6)
+
+
+def test_a_run_trained_in_a_stack_equals_the_run_trained_alone_batch_norm_convolutions():
+    images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    config = DpVAEConfig("svhn", "beta_tc", prior="decoupled", latent_dim=4, flow_hidden=8, flow_blocks=2,
+                         batch_size=4, iterations=3, log_every=1, checkpoint_every=1)
+    # Grouped and plain convolutions round differently, and Adam turns round-off-sized gradients (a convolution's
+    # bias before BatchNorm has gradient 0 in exact arithmetic) into steps of up to ~lr: weights agree to
+    # 2 lr per iteration, the losses to float tolerance (a run mixed with another would be off by O(1)).
+    assert_run_equals_alone(DpVAEStackConfig.product(config, SEEDS), images, 3, atol=2 * config.lr * 3)
+
+
+def test_a_stack_holds_runs_that_differ_only_in_their_seed():
+    config = tiny_config()
+    stack = DpVAEStackConfig.product(config, SEEDS)
+    assert stack.seeds == SEEDS and stack.base == config and DpVAEStackConfig.from_dict(stack.to_dict()) == stack
+    assert DpVAEStackConfig.of(config) == DpVAEStackConfig((config,)) and DpVAEStackConfig.of(stack) is stack
+    with pytest.raises(ValueError, match="differ only in their seed"):
+        DpVAEStackConfig((config, tiny_config(seed=1, batch_size=8)))
+    with pytest.raises(ValueError, match="each seed once"):
+        DpVAEStackConfig.product(config, [1, 1])
+    with pytest.raises(ValueError, match="at least one run"):
+        DpVAEStackConfig(())
 
 
 def test_image_data_trains_from_uint8_pixels():
@@ -219,9 +299,9 @@ def test_image_data_trains_from_uint8_pixels():
     trainer = DpVAETrainer(DpVAEConfig("fmnist", "beta_h", batch_size=4, iterations=2, log_every=2,
                                        checkpoint_every=2), images)
     trainer.train(2)
-    assert trainer.divergence is None and trainer.data.dtype == torch.uint8
+    assert not trainer.divergences and trainer.data.dtype == torch.uint8
     # rec is the per-image SSE of [0, 1] pixels: far below what raw 0..255 values would give
-    assert 0 < trainer.history[0]["rec"] < 784
+    assert 0 < trainer.history[0]["rec"][0] < 784
     with pytest.raises(ValueError, match=r"fmnist data must be \(N, 1, 28, 28\)"):
         DpVAETrainer(DpVAEConfig("fmnist"), torch.zeros(8, 3, 28, 28))
 

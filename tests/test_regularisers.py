@@ -5,22 +5,24 @@ import torch
 
 from vaepriors.losses.kl import kl_entropy_form
 from vaepriors.losses.regularisers import (REGULARISERS, SAMPLING, BetaTCVAE, BetaVAEB, BetaVAEH, FactorVAE,
-                                           GeneratorRandomness, InfoVAE, discriminator_network, make_regulariser,
-                                           mmd, permute_dims, prior_samples, rbf_kernel, tc_decomposition)
+                                           InfoVAE, discriminator_network, make_regulariser, mmd, permute_dims,
+                                           prior_samples, rbf_kernel, tc_decomposition)
 from vaepriors.losses.regularisers.base import LatentBatch
 from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
+from vaepriors.training.randomness import RunRandomness
 
 
-def _batch(n=6, dim=3, seed=0):
+def _batch(n=6, dim=3, seed=0, runs=1):
+    """x, x_hat (R, N, 1, 2, 2) and mu, logvar, z (R, N, L): a batch of ``runs`` stacked runs."""
     g = torch.Generator().manual_seed(seed)
-    x, x_hat = torch.rand(n, 1, 2, 2, generator=g), torch.rand(n, 1, 2, 2, generator=g)
-    mu, logvar = torch.randn(n, dim, generator=g), 0.3 * torch.randn(n, dim, generator=g)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn(n, dim, generator=g)
+    x, x_hat = torch.rand(runs, n, 1, 2, 2, generator=g), torch.rand(runs, n, 1, 2, 2, generator=g)
+    mu, logvar = torch.randn(runs, n, dim, generator=g), 0.3 * torch.randn(runs, n, dim, generator=g)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(runs, n, dim, generator=g)
     return x, x_hat, mu, logvar, z
 
 
 def _sse(x, x_hat):
-    return (x - x_hat).square().flatten(1).sum(1)
+    return (x - x_hat).square().flatten(2).sum(-1)
 
 
 def _textbook_kl(mu, logvar):
@@ -37,13 +39,14 @@ def _flow_like(dim):
     return DecoupledPrior(DecoupledPriorConfig(dim, identity_init=True)).distribution()
 
 
-def _rnd(seed=0):
-    return GeneratorRandomness(torch.Generator().manual_seed(seed))
+def _rnd(*seeds):
+    """The runs' noise streams (one run, seed 0, by default)."""
+    return RunRandomness(seeds or (0,))
 
 
 def log_prior(prior, z):
-    """log p(z) (N,) of z (N, L) under a one-run prior."""
-    return prior.log_density(z.unsqueeze(0)).squeeze(0)
+    """log p(z) (R, N) of z (R, N, L) under a prior of R runs."""
+    return prior.log_density(z)
 
 
 def _kl_to_prior(mu, logvar, z, prior):
@@ -68,8 +71,8 @@ def test_registry_builds_every_regulariser_by_name_and_rejects_unknown_names():
         regulariser = make_regulariser(name, **needs.get(name, {}))
         assert type(regulariser) is cls
         loss, terms = regulariser(x, x_hat, mu, logvar, z, 10, standard_normal_prior(3), _rnd())
-        assert loss.shape == () and torch.isfinite(loss) and {"rec", "kl"} <= set(terms)
-        assert all(not value.requires_grad for value in terms.values())
+        assert loss.shape == (1,) and torch.isfinite(loss).all() and {"rec", "kl"} <= set(terms)
+        assert all(not value.requires_grad and value.shape == (1,) for value in terms.values())
     with pytest.raises(ValueError, match="beta_h"):
         make_regulariser("beta")
     with pytest.raises(ValueError, match="per_sample"):
@@ -81,9 +84,9 @@ def test_registry_builds_every_regulariser_by_name_and_rejects_unknown_names():
 def test_beta_vae_h_is_rec_plus_four_closed_form_kl():
     x, x_hat, mu, logvar, z = _batch()
     loss, terms = BetaVAEH()(x, x_hat, mu, logvar, z, 0, standard_normal_prior(3), _rnd())
-    expected = _sse(x, x_hat).mean() + 4.0 * _textbook_kl(mu, logvar).mean()
+    expected = _sse(x, x_hat).mean(-1) + 4.0 * _textbook_kl(mu, logvar).mean(-1)
     torch.testing.assert_close(loss, expected)
-    torch.testing.assert_close(terms["kl"], _textbook_kl(mu, logvar).mean())
+    torch.testing.assert_close(terms["kl"], _textbook_kl(mu, logvar).mean(-1))
 
 
 def test_sampled_kl_for_a_prior_without_closed_form_is_unbiased_and_uses_the_given_z():
@@ -113,26 +116,38 @@ def test_authors_reduction_sums_rec_and_kl_so_the_elbo_scales_by_the_batch_size(
     torch.testing.assert_close(info_sum["mmd"], info_mean["mmd"])
 
 
-def test_generator_randomness_is_the_generators_own_stream_with_a_run_axis():
-    normal, uniform = _rnd(4).normal(5, 3), _rnd(4).uniform(7)
-    assert normal.shape == (1, 5, 3) and uniform.shape == (1, 7)
-    assert torch.equal(normal[0], torch.randn(5, 3, generator=torch.Generator().manual_seed(4)))
-    assert torch.equal(uniform[0], torch.rand(7, generator=torch.Generator().manual_seed(4)))
+def stacked_priors(runs):
+    """A prior of ``runs`` runs and its one-run prior of run 1, for every prior kind a dpVAE trains with."""
+    flows = [DecoupledPrior(DecoupledPriorConfig(3, hidden=8), generators=[torch.Generator().manual_seed(s)
+                                                                           for s in seeds])
+             for seeds in ([4, 5, 6][:runs], [5])]
+    return {"standard": (StandardGaussianPrior(runs, 3).distribution(None), standard_normal_prior(3)),
+            "decoupled": (flows[0].distribution(), flows[1].distribution())}
 
 
-def test_regularisers_give_the_same_terms_with_and_without_the_run_axis_inside():
-    """The penalties see (1, N, L); their batch statistics equal those of the (N, L) batch."""
-    x, x_hat, mu, logvar, z = _batch(n=8, dim=3)
-    batch = LatentBatch(mu, logvar, z, torch.zeros(8))
-    with_axis = LatentBatch(mu[None], logvar[None], z[None], torch.zeros(1, 8))
-    weights = SAMPLING["mss"](8, 100)
-    log_p = log_prior(standard_normal_prior(3), z)
-    for name, value in tc_decomposition(batch, log_p, weights).items():
-        torch.testing.assert_close(tc_decomposition(with_axis, log_p[None], weights)[name], value[None])
-    samples = torch.randn(6, 3)
-    torch.testing.assert_close(mmd(z[None], samples[None]), mmd(z, samples))
-    factor = FactorVAE(latent_dim=3, hidden=8)
-    torch.testing.assert_close(factor.total_correlation(z[None]), factor.total_correlation(z))
+@pytest.mark.parametrize("prior", ["standard", "decoupled"])
+@pytest.mark.parametrize("name", sorted(REGULARISERS))
+def test_a_run_of_a_stack_gets_the_loss_and_terms_it_gets_alone(name, prior):
+    """Every penalty works per run on the last two axes: run 1 of a stack of three equals run 1 alone, with its own
+    noise stream and (FactorVAE) its own discriminator and permutations."""
+    x, x_hat, mu, logvar, z = _batch(n=8, dim=3, runs=3)
+    stacked_prior, alone_prior = stacked_priors(3)[prior]
+    needs = {"beta_tc": lambda seeds: dict(dataset_size=100),
+             "factor": lambda seeds: dict(latent_dim=3, hidden=8, discriminator_seeds=seeds,
+                                          permutations=RunRandomness(seeds))}
+    make = needs.get(name, lambda seeds: {})
+    stack = make_regulariser(name, **make((10, 11, 12)))
+    alone = make_regulariser(name, **make((11,)))
+    loss, terms = stack(x, x_hat, mu, logvar, z, 7, stacked_prior, _rnd(1, 2, 3))
+    loss_1, terms_1 = alone(x[1:2], x_hat[1:2], mu[1:2], logvar[1:2], z[1:2], 7, alone_prior, _rnd(2))
+    torch.testing.assert_close(loss[1:2], loss_1)
+    for key, value in terms_1.items():
+        torch.testing.assert_close(terms[key][1:2], value, msg=key)
+    if name == "factor":
+        d_stack, d_alone = stack.discriminator_step(z, z.flip(1)), alone.discriminator_step(z[1:2], z[1:2].flip(1))
+        for key, value in d_alone.items():
+            torch.testing.assert_close(d_stack[key][1:2], value, msg=key)
+        torch.testing.assert_close(stack.discriminator(z)[1], alone.discriminator(z[1:2])[0])
 
 
 # --- beta-VAE-B ---------------------------------------------------------------------------------------------------
@@ -144,11 +159,11 @@ def test_capacity_rises_linearly_to_c_max_at_c_stop_then_stays():
 
 def test_beta_vae_b_penalises_the_distance_of_the_kl_from_the_capacity():
     x, x_hat, mu, logvar, z = _batch()
-    kl = _textbook_kl(mu, logvar).mean()
+    kl = _textbook_kl(mu, logvar).mean(-1)
     for step in (0, 20_000, 100_000):
         capacity = 25.0 * min(step / 100_000, 1.0)
         loss, terms = BetaVAEB()(x, x_hat, mu, logvar, z, step, standard_normal_prior(3), _rnd())
-        torch.testing.assert_close(loss, _sse(x, x_hat).mean() + 15.0 * (kl - capacity).abs())
+        torch.testing.assert_close(loss, _sse(x, x_hat).mean(-1) + 15.0 * (kl - capacity).abs())
         assert terms["capacity"].item() == capacity
 
 
@@ -159,7 +174,7 @@ def test_authors_dp_kl_adds_half_the_latent_dim_per_sample_only_for_a_flow_prior
         exact = BetaVAEB(reduction="authors", c_max=1e6)(x, x_hat, mu, logvar, z, 0, prior, _rnd())[0]
         paper = BetaVAEB(reduction="authors", c_max=1e6, authors_dp_kl=True)(x, x_hat, mu, logvar, z, 0, prior,
                                                                             _rnd())[0]
-        torch.testing.assert_close(paper - exact, torch.tensor(15.0 * offset))  # KL > C = 0 at step 0
+        torch.testing.assert_close(paper - exact, torch.tensor([15.0 * offset]))  # KL > C = 0 at step 0
 
 
 # --- beta-TCVAE ---------------------------------------------------------------------------------------------------
@@ -179,7 +194,7 @@ def test_stratified_weight_rows_sum_to_one(name):
 def test_tc_of_a_factorised_batch_is_zero_under_mss_and_the_known_log_n_offset_under_mws():
     g = torch.Generator().manual_seed(0)
     batch = _gaussian_posterior_batch(torch.randn(1500, 2, generator=g), sigma=0.3)
-    dataset_size, log_p = 60_000, log_prior(standard_normal_prior(2), batch.z)
+    dataset_size, log_p = 60_000, log_prior(standard_normal_prior(2), batch.z[None])[0]
     tc = {name: tc_decomposition(batch, log_p, SAMPLING[name](1500, dataset_size))["tc"].mean().item()
           for name in ("mss", "mws")}
     assert abs(tc["mss"]) < 0.02
@@ -204,9 +219,9 @@ def test_mi_tc_and_dimension_wise_kl_add_up_to_the_sampled_kl(sampling):
     loss, terms = BetaTCVAE(dataset_size=500, alpha=1, beta=1, gamma=1, sampling=sampling)(
         x, x_hat, mu, logvar, z, 0, prior, _rnd())
     log_q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
-    sampled_kl = (log_q - log_prior(prior, z)).mean()
+    sampled_kl = (log_q - log_prior(prior, z)).mean(-1)
     torch.testing.assert_close(terms["mi"] + terms["tc"] + terms["dw_kl"], sampled_kl)
-    torch.testing.assert_close(loss, _sse(x, x_hat).mean() + sampled_kl)
+    torch.testing.assert_close(loss, _sse(x, x_hat).mean(-1) + sampled_kl)
 
 
 def test_table_2_weights_map_to_mi_tc_and_dimension_wise_kl_and_log_p_comes_from_the_prior():
@@ -224,11 +239,12 @@ def test_table_2_weights_map_to_mi_tc_and_dimension_wise_kl_and_log_p_comes_from
 # --- FactorVAE ----------------------------------------------------------------------------------------------------
 
 def test_permutation_keeps_each_column_marginal_and_breaks_the_rows():
-    z = torch.arange(40.0).view(20, 2) * torch.tensor([1.0, -1.0])
-    permuted = permute_dims(z, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(permuted.sort(0).values, z.sort(0).values)
-    assert not torch.equal(permuted, z)
-    assert (permuted[:, 0] != -permuted[:, 1]).any()  # rows are no longer pairs (k, -k)
+    z = (torch.arange(40.0).view(20, 2) * torch.tensor([1.0, -1.0])).expand(2, 20, 2)
+    permuted = permute_dims(z, _rnd(0, 1))
+    torch.testing.assert_close(permuted.sort(1).values, z.sort(1).values)
+    assert not torch.equal(permuted, z) and not torch.equal(permuted[0], permuted[1])  # each run its own
+    assert (permuted[..., 0] != -permuted[..., 1]).any(1).all()  # rows are no longer pairs (k, -k)
+    torch.testing.assert_close(permute_dims(z[1:], _rnd(1)), permuted[1:])
 
 
 def test_discriminator_is_five_hidden_layers_of_1000_leaky_relu_02_with_two_logits():
@@ -246,19 +262,19 @@ def test_factor_vae_adds_gamma_times_the_mean_logit_difference_and_trains_z_not_
     loss, terms = regulariser(x, x_hat, mu, logvar, z, 0, standard_normal_prior(3), _rnd())
     with torch.no_grad():
         logits = regulariser.discriminator(z)
-    tc = (logits[:, 0] - logits[:, 1]).mean()
-    torch.testing.assert_close(loss, _sse(x, x_hat).mean() + _textbook_kl(mu, logvar).mean() + 1000 * tc)
+    tc = (logits[..., 0] - logits[..., 1]).mean(-1)
+    torch.testing.assert_close(loss, _sse(x, x_hat).mean(-1) + _textbook_kl(mu, logvar).mean(-1) + 1000 * tc)
     before = [p.clone() for p in regulariser.discriminator.parameters()]
-    loss.backward()
+    loss.sum().backward()
     assert z.grad.abs().sum() > 0
     assert all(torch.equal(b, p) for b, p in zip(before, regulariser.discriminator.parameters()))
 
 
 def test_discriminator_step_decreases_its_loss_on_separable_inputs_and_sends_no_gradient_to_z():
     torch.manual_seed(0)
-    regulariser = FactorVAE(latent_dim=2, hidden=64, lr=1e-3, generator=torch.Generator().manual_seed(1))
-    u = torch.randn(128, 1)
-    z = torch.cat([u, u], 1).requires_grad_()  # on the diagonal; permuted copies are not
+    regulariser = FactorVAE(latent_dim=2, hidden=64, lr=1e-3, permutations=_rnd(1))
+    u = torch.randn(1, 128, 1)
+    z = torch.cat([u, u], -1).requires_grad_()  # on the diagonal; permuted copies are not
     losses = [regulariser.discriminator_step(z, z)["d_loss"].item() for _ in range(60)]
     assert losses[-1] < 0.5 * losses[0]
     assert regulariser.discriminator_step(z, z)["d_accuracy"] > 0.9
@@ -266,11 +282,11 @@ def test_discriminator_step_decreases_its_loss_on_separable_inputs_and_sends_no_
 
 
 def test_factor_state_dict_round_trip_restores_discriminator_and_optimiser():
-    source = FactorVAE(latent_dim=2, hidden=8)
-    source.discriminator_step(torch.randn(16, 2), torch.randn(16, 2))
+    source = FactorVAE(latent_dim=2, hidden=8, permutations=_rnd())
+    source.discriminator_step(torch.randn(1, 16, 2), torch.randn(1, 16, 2))
     target = FactorVAE(latent_dim=2, hidden=8)
     target.load_state_dict(source.state_dict())
-    probe = torch.randn(5, 2)
+    probe = torch.randn(1, 5, 2)
     torch.testing.assert_close(target.discriminator(probe), source.discriminator(probe))
     assert target.optimizer.state_dict()["state"][0]["step"] == 1
 
@@ -296,8 +312,8 @@ def test_info_vae_weights_and_prior_samples_keep_their_gradient():
     offset = torch.zeros(3, requires_grad=True)  # a learnable prior: z = z0 + offset
     prior = MixtureParams(offset.view(1, 1, 3), torch.zeros(1, 1, 3), torch.zeros(1, 1))
     loss, terms = InfoVAE()(x, x_hat, mu, logvar, z, 0, prior, _rnd(5))
-    expected_mmd = mmd(z, prior_samples(prior, 6, _rnd(5)).squeeze(0))
+    expected_mmd = mmd(z, prior_samples(prior, 6, _rnd(5)))
     torch.testing.assert_close(terms["mmd"], expected_mmd.detach())
     torch.testing.assert_close(loss, terms["rec"] + terms["kl"] + 999 * expected_mmd)
-    loss.backward()
+    loss.sum().backward()
     assert offset.grad.abs().sum() > 0

@@ -77,16 +77,18 @@ def expected_counts(config):
 
 
 def expected_dpvae_counts(dpvae, images):
-    """dpVAE jobs: one training and one evaluation per (dataset, regulariser, prior, seed), Table 1, figures."""
+    """dpVAE jobs: one training stack per (dataset, regulariser, prior) holding every seed, one evaluation per run
+    (dataset, regulariser, prior, seed), Table 1, figures."""
     datasets = dpvae["datasets"]
     if not datasets:
         return {}
-    runs = len(datasets) * len(dpvae["regularisers"]) * len(dpvae["priors"]) * len(dpvae["seeds"])
+    stacks = len(datasets) * len(dpvae["regularisers"]) * len(dpvae["priors"])
+    runs = stacks * len(dpvae["seeds"])
     image_datasets = [d for d in datasets if d != "moons"]
     figures = 2 * bool(image_datasets) + ("moons" in datasets)  # 4, 5 and 3
     pairs = ("moons" in datasets) + (dpvae["figures"]["traversal_dataset"] in image_datasets)  # 1 and 6
     figures += dpvae["figures"]["traversal_dataset"] in image_datasets  # 8
-    return {"dpvae_train": runs, "dpvae_evaluate": runs, "dpvae_table1": 1, "dpvae_figure": figures,
+    return {"dpvae_train": stacks, "dpvae_evaluate": runs, "dpvae_table1": 1, "dpvae_figure": figures,
             "dpvae_pair_figure": pairs,
             "fetch_images": len(set(image_datasets) - set(images["datasets"]))}
 
@@ -154,7 +156,7 @@ def test_paper_scale_dag_plans_every_run_quickly():
     assert counts["image_train"] == 3 * 11 + 2 and counts["image_warmup"] == 3 * 6 + 1
     # evaluation per stack too (its runs share the FID reference features)
     assert counts["image_evaluate"] == counts["image_train"]
-    # dpVAE: 4 data sets x 5 regularisers x {N(0, I), decoupled} x 1 seed
+    # dpVAE: 4 data sets x 5 regularisers x {N(0, I), decoupled} stacks, each training its seeds in one job
     assert counts["dpvae_train"] == 4 * 5 * 2
     assert elapsed < 10, f"the paper-scale dry run took {elapsed:.1f} s"
 
@@ -165,7 +167,7 @@ def test_reduced_dag():
     counts = job_counts(result.stdout)
     assert counts == expected_counts(merged_config(ROOT / "config.yaml", REDUCED))
     assert counts["toy_train_grid"] == 4 * 7  # Table 1's six configurations + the decoupled prior with IP
-    assert counts["dpvae_train"] == 2 * 5 * 2  # two moons and Fashion-MNIST x 5 regularisers x 2 priors
+    assert counts["dpvae_train"] == 2 * 5 * 2  # stacks: two moons and Fashion-MNIST x 5 regularisers x 2 priors
 
 
 def test_parsing_the_workflow_does_not_import_torch():

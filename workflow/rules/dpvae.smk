@@ -1,5 +1,7 @@
-# dpVAE study: one training and one evaluation job per (dataset, regulariser, prior, seed), then Table 1 and
-# Figures 1, 3, 4, 5, 6, 8. Training jobs resume from their checkpoint when started again.
+# dpVAE study (docs/dpvae.md): one training job per (dataset, regulariser, prior) stack trains every seed in one
+# process, writes each run's directory and, last, the stack's manifest; one evaluation job per run (it takes the
+# manifest as input); then Table 1 and Figures 1, 3, 4, 5, 6, 8. Training jobs resume from their stack's checkpoint
+# when started again.
 
 
 localrules:
@@ -12,17 +14,15 @@ rule dpvae_train:
     input:
         unpack(dpvae_data_input),
     output:
-        final="results/dpvae/{dataset}/{regulariser}/{prior}/seed{seed}/final.pt",
-        status="results/dpvae/{dataset}/{regulariser}/{prior}/seed{seed}/status.json",
+        stack="results/dpvae/{dataset}/{regulariser}/{prior}/stack.json",
     log:
-        "results/logs/dpvae_train/{dataset}/{regulariser}/{prior}/seed{seed}.log",
+        "results/logs/dpvae_train/{dataset}/{regulariser}/{prior}.log",
     benchmark:
-        "results/benchmarks/dpvae_train/{dataset}/{regulariser}/{prior}/seed{seed}.tsv"
+        "results/benchmarks/dpvae_train/{dataset}/{regulariser}/{prior}.tsv"
     wildcard_constraints:
         dataset=alternatives(DPVAE_DATASETS),
         regulariser=alternatives(DPVAE_REGULARISERS),
         prior="standard|decoupled",
-        seed=r"\d+",
     conda:
         "../../envs/vaepriors.yaml"
     threads: JOBS["image_train"]["threads"]
@@ -33,17 +33,19 @@ rule dpvae_train:
     params:
         training=dpvae_train_args,
         data=dpvae_data_args,
-        out_dir=lambda wildcards, output: os.path.dirname(output.final),
+        run_dirs=dpvae_run_dirs,
+        checkpoint=lambda wildcards, output: os.path.join(os.path.dirname(output.stack), "checkpoint.pt"),
     shell:
-        "vaepriors dpvae-train {params.data} {params.training} --out-dir {params.out_dir:q}"
-        " --device auto --threads {threads} > {log:q} 2>&1"
+        "vaepriors dpvae-train {params.data} {params.training} --run-dirs {params.run_dirs}"
+        " --checkpoint {params.checkpoint:q} --manifest {output.stack:q} --device auto --threads {threads}"
+        " > {log:q} 2>&1"
 
 
 rule dpvae_evaluate:
     input:
         unpack(dpvae_data_input),
         unpack(dpvae_classifier_input),
-        final="results/dpvae/{dataset}/{regulariser}/{prior}/seed{seed}/final.pt",
+        stack=dpvae_stack_manifest,
     output:
         json="results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.json",
         npz="results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.npz",
@@ -66,8 +68,10 @@ rule dpvae_evaluate:
     params:
         data=dpvae_data_args,
         evaluation=dpvae_evaluation_args,
+        final=lambda wildcards: os.path.join(
+            dpvae_run_dir(wildcards.dataset, wildcards.regulariser, wildcards.prior, wildcards.seed), "final.pt"),
     shell:
-        "vaepriors dpvae-evaluate --dataset {wildcards.dataset} {params.data} --snapshot {input.final:q}"
+        "vaepriors dpvae-evaluate --dataset {wildcards.dataset} {params.data} --snapshot {params.final:q}"
         " {params.evaluation} --out-json {output.json:q} --out-npz {output.npz:q}"
         " --device auto --threads {threads} > {log:q} 2>&1"
 

@@ -16,6 +16,27 @@ def dpvae_runs(datasets=None):
             for p in DPVAE["priors"] for s in DPVAE["seeds"]]
 
 
+def dpvae_run_dir(dataset, regulariser, prior, seed):
+    """One run's directory (final.pt, history.csv, status.json); written by its stack's job."""
+    return f"results/dpvae/{dataset}/{regulariser}/{prior}/seed{seed}"
+
+
+def dpvae_stack_path(dataset, regulariser, prior):
+    """The manifest the stack job of (dataset, regulariser, prior) writes last: every seed's run is complete."""
+    return f"results/dpvae/{dataset}/{regulariser}/{prior}/stack.json"
+
+
+def dpvae_stack_manifest(wildcards):
+    """The stack manifest a per-run rule needs (the run's files are written by its stack's job)."""
+    return dpvae_stack_path(wildcards.dataset, wildcards.regulariser, wildcards.prior)
+
+
+def dpvae_run_dirs(wildcards):
+    """Run directories in the stack's (seed) order, for --run-dirs."""
+    return " ".join(shlex.quote(dpvae_run_dir(wildcards.dataset, wildcards.regulariser, wildcards.prior, seed))
+                    for seed in DPVAE["seeds"])
+
+
 def dpvae_eval_file(dataset, regulariser, prior, seed, ext):
     return f"results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.{ext}"
 
@@ -24,7 +45,7 @@ def dpvae_train_args(wildcards):
     spec = DPVAE_REGULARISERS[wildcards.regulariser]
     options = {**DPVAE["training"], **DPVAE.get("per_dataset", {}).get(wildcards.dataset, {}),
                "dataset": wildcards.dataset, "regulariser": spec["regulariser"], "prior": wildcards.prior,
-               "seed": int(wildcards.seed)}
+               "seeds": [int(seed) for seed in DPVAE["seeds"]]}
     params = shlex.quote(json.dumps(spec.get("regulariser_params", {}), sort_keys=True))
     return cli_flags(options) + f" --regulariser-params {params}"
 

@@ -78,3 +78,13 @@ def dataclass_from_arguments(config_class, args: argparse.Namespace, **values):
             value = getattr(args, field.name)
             values[field.name] = tuple(value) if isinstance(value, list) else value
     return config_class(**values)
+
+
+def write_manifest(path, runs: list[dict], run_dirs, **header) -> None:
+    """A stack's manifest: ``header`` and every run's identity (``runs``) with its directory and status; written
+    after every run directory is complete, so a workflow rule can take it as the stack's one output."""
+    from pathlib import Path
+
+    entries = [{**run, "run_dir": str(run_dir), "status": json.loads((Path(run_dir) / "status.json").read_text())}
+               for run, run_dir in zip(runs, run_dirs)]
+    Path(path).write_text(json.dumps({**header, "runs": entries}, indent=2) + "\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaepriors.cli.common import add_dataclass_arguments, add_runtime, dataclass_from_arguments, setup
+from vaepriors.cli.common import add_dataclass_arguments, add_runtime, dataclass_from_arguments, setup, write_manifest
 
 MOONS = "moons"
 
@@ -21,14 +21,18 @@ def _data(dataset: str, data_file: str | None, seed: int):
 
 
 def dpvae_train(args) -> None:
-    from vaepriors.training.dpvae_config import DpVAEConfig
+    """One stack: the runs of ``--seeds`` of one configuration, each written to its ``--run-dirs`` entry."""
+    from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig
     from vaepriors.training.dpvae_trainer import run_dpvae
 
     device = setup(args)
-    config = dataclass_from_arguments(DpVAEConfig, args)
-    data = _data(config.dataset, args.data, args.data_seed)
-    train = data.train if config.dataset == MOONS else data.train_images
-    run_dpvae(config, train, args.out_dir, device)
+    stack = DpVAEStackConfig.product(dataclass_from_arguments(DpVAEConfig, args, seed=args.seeds[0]), args.seeds)
+    data = _data(stack.base.dataset, args.data, args.data_seed)
+    train = data.train if stack.base.dataset == MOONS else data.train_images
+    run_dpvae(stack, train, args.run_dirs, args.checkpoint, device)
+    if args.manifest:
+        write_manifest(args.manifest, [{"seed": seed} for seed in stack.seeds], args.run_dirs,
+                       dataset=stack.base.dataset, regulariser=stack.base.regulariser, prior=stack.base.prior)
 
 
 def dpvae_evaluate(args) -> None:
@@ -60,11 +64,15 @@ def add_dpvae_commands(sub) -> None:
     from vaepriors.evaluation.dpvae_evaluate import DpVAEEvalConfig
     from vaepriors.training.dpvae_config import DpVAEConfig
 
-    p = sub.add_parser("dpvae-train", help="train one VAE + regulariser with a standard or decoupled prior; resumes")
+    p = sub.add_parser("dpvae-train", help="train the seeds of one VAE + regulariser with a standard or decoupled "
+                                           "prior in one stack; resumes")
     p.add_argument("--data", help="fetch-images file (image data sets)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the two-moons draw")
-    p.add_argument("--out-dir", required=True)
-    add_dataclass_arguments(p, DpVAEConfig)
+    p.add_argument("--seeds", type=int, nargs="+", required=True, help="one run per seed, trained side by side")
+    p.add_argument("--run-dirs", nargs="+", required=True, help="one output directory per seed, in --seeds order")
+    p.add_argument("--checkpoint", required=True, help="the stack's resumable state while it trains")
+    p.add_argument("--manifest", help="written last: the stack's runs, their directories and statuses (JSON)")
+    add_dataclass_arguments(p, DpVAEConfig, exclude=("seed",))
     add_runtime(p)
     p.set_defaults(handler=dpvae_train)
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from vaepriors.cli.common import (add_capture, add_dataclass_arguments, add_runtime, capture_requested,
-                                  dataclass_from_arguments, setup)
+                                  dataclass_from_arguments, setup, write_manifest)
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,6 @@ def _stack_config(args):
     return ImageStackConfig.product(config, args.seeds, args.r_entropy)
 
 
-def write_manifest(stack, run_dirs, path) -> None:
-    """The stack's runs with their directories and statuses; written after every run directory is complete."""
-    import json
-    from pathlib import Path
-
-    runs = [{"seed": run.seed, "r_entropy": run.r_entropy, "run_dir": str(run_dir),
-             "status": json.loads((Path(run_dir) / "status.json").read_text())}
-            for run, run_dir in zip(stack.runs, run_dirs)]
-    Path(path).write_text(json.dumps({"configuration": stack.base.configuration, "runs": runs}, indent=2) + "\n")
-
-
 def image_warmup(args) -> None:
     from vaepriors.data.images import ImageData
     from vaepriors.training.image_stages import run_warmup
@@ -57,7 +46,8 @@ def image_train(args) -> None:
     run_adversarial(stack, ImageData.load(args.data).train_images, args.warmup, args.run_dirs, args.checkpoint, device,
                     capture=capture_requested(args, device))
     if args.manifest:
-        write_manifest(stack, args.run_dirs, args.manifest)
+        write_manifest(args.manifest, [{"seed": run.seed, "r_entropy": run.r_entropy} for run in stack.runs],
+                       args.run_dirs, configuration=stack.base.configuration)
 
 
 def _add_stack_arguments(parser) -> None:

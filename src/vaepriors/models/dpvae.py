@@ -19,6 +19,9 @@ encoder and decoder: the first argument is the negative slope, so the slope is 1
 which the intended ``inplace=True`` call would have kept, and Maas et al. [34] that the paper cites); 1.0 reproduces
 the authors' linear nets. MNIST and SVHN use ReLU as in the paper and the code.
 
+Stacks (docs/dpvae.md "Stacks and streams"): ``stack_dpvae`` puts R single runs of one configuration into one model
+whose networks are ``models.run_stack.RunStack``s of these ``nn.Sequential``s and whose prior holds R runs.
+
 Latent sizes the paper does not state (SVHN, CelebA) are defaults of the registry, overridable by the configuration:
 SVHN L = 16 and CelebA L = 32 (reference §4 "Latent dims": CelebA needs >= 5; 1Konny's beta-VAE uses 32 on CelebA).
 """
@@ -31,7 +34,9 @@ from typing import Callable
 import torch
 from torch import nn
 
+from vaepriors.models.run_stack import RunStack
 from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, Prior, PriorDistribution, StandardGaussianPrior
+from vaepriors.training.run_states import stack_states
 
 LEAKY_SLOPE = 0.01
 NetworkBuilder = Callable[[int, float], nn.Module]  # (latent_dim L, leaky_slope) -> network
@@ -160,23 +165,29 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def _standard_gaussian(latent_dim: int, blocks: int, hidden: int) -> StandardGaussianPrior:
-    return StandardGaussianPrior(1, latent_dim)
+def _standard_gaussian(latent_dim: int, blocks: int, hidden: int, generators: list[torch.Generator]) -> Prior:
+    return StandardGaussianPrior(len(generators), latent_dim)
 
 
-def _decoupled_flow(latent_dim: int, blocks: int, hidden: int) -> DecoupledPrior:
-    return DecoupledPrior(DecoupledPriorConfig(latent_dim, blocks, hidden))
+def _decoupled_flow(latent_dim: int, blocks: int, hidden: int, generators: list[torch.Generator]) -> Prior:
+    return DecoupledPrior(DecoupledPriorConfig(latent_dim, blocks, hidden), generators=generators)
 
 
-PRIORS: dict[str, Callable[[int, int, int], Prior]] = {"standard": _standard_gaussian, "decoupled": _decoupled_flow}
+# (L, K, hidden, one generator per run) -> a prior of len(generators) runs
+PRIORS: dict[str, Callable[[int, int, int, list[torch.Generator]], Prior]] = {
+    "standard": _standard_gaussian, "decoupled": _decoupled_flow}
 
 
 # ---------------------------------------------------------------------------------------------------------- model
 
 class DpVAE(nn.Module):
-    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), decoder mean x_hat(z), and the prior p(z), a ``Prior`` of
-    one run (R = 1) as S-IntroVAE's: N(0, I) (``StandardGaussianPrior``) or the decoupled prior
-    N(g(z); 0, I) |det dg/dz| (``DecoupledPrior``, paper Eq. 7), trained jointly with the VAE."""
+    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), decoder mean x_hat(z), and the prior p(z), a ``Prior`` as
+    S-IntroVAE's: N(0, I) (``StandardGaussianPrior``) or the decoupled prior N(g(z); 0, I) |det dg/dz|
+    (``DecoupledPrior``, paper Eq. 7, a run-stacked flow), trained jointly with the VAE.
+
+    One run (``build_dpvae``) maps x (N, ...) and z (N, L) with plain networks and a prior of one run; a stack of R
+    runs (``stack_dpvae``) maps (R, N, ...) and (R, N, L) with ``RunStack`` networks and a prior of R runs. A stack
+    of one has the single run's state dict, so a run of a stack is saved and loaded as a single run."""
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, prior: Prior):
         super().__init__()
@@ -187,41 +198,61 @@ class DpVAE(nn.Module):
         return next(self.parameters()).device
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (N, *data_shape) -> mu, logvar (N, L)."""
+        """x (N, *data_shape) -> mu, logvar (N, L); a stack: (R, N, *data_shape) -> (R, N, L)."""
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (N, L) -> x_hat (N, *data_shape), the mean of p(x|z)."""
+        """z (N, L) -> x_hat (N, *data_shape), the mean of p(x|z); a stack: (R, N, L) -> (R, N, *data_shape)."""
         return self.decoder(z)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Also reads a checkpoint written while the flow was the model's ``flow`` (keys ``flow.*``) and N(0, I) had no
-        module (no ``prior.*`` keys: the standard prior's constant buffers are kept)."""
+        """Also reads a checkpoint written while the flow was the model's ``flow`` (keys ``flow.*``), N(0, I) had no
+        module (no ``prior.*`` keys: the standard prior's constant buffers are kept), or a single run's flow had
+        ``nn.Linear`` layers (weight (out, in), bias (out,); now one run of ``StackedLinear``, (1, in, out) and
+        (1, 1, out), the same map)."""
         state = {"prior." + key[len("flow."):] if key.startswith("flow.") else key: value
                  for key, value in state_dict.items()}
+        own = self.state_dict()
+        for key, value in state.items():
+            if key.startswith("prior.") and key in own and own[key].dim() == 3 and value.dim() < 3:
+                state[key] = value.t().unsqueeze(0) if value.dim() == 2 else value.view(1, 1, -1)
         if isinstance(self.prior, StandardGaussianPrior):
             for name, buffer in self.prior.named_buffers(prefix="prior"):
                 state.setdefault(name, buffer)
         return super().load_state_dict(state, strict, assign)
 
     def prior_distribution(self) -> PriorDistribution:
-        """p(z) with its current parameters, a one-run ``PriorDistribution`` (z is (1, N, L))."""
+        """p(z) with its current parameters, a ``PriorDistribution`` of the model's runs (z is (R, N, L))."""
         return self.prior.distribution(self.encoder)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generation (paper Sec. 4.2): z0 ~ N(0, I), z = g^-1(z0), x_hat(z); (n, *data_shape)."""
+        """Generation (paper Sec. 4.2) by one run: z0 ~ N(0, I), z = g^-1(z0), x_hat(z); (n, *data_shape)."""
         z0 = torch.randn(1, n, self.latent_dim, generator=generator, device=self.device)
         return self.decode(self.prior_distribution().from_generation_space(z0).squeeze(0))
 
 
 def build_dpvae(dataset: str, latent_dim: int, prior: str = "standard", flow_blocks: int = 6, flow_hidden: int = 64,
                 leaky_slope: float = LEAKY_SLOPE) -> DpVAE:
-    """The data set's networks around the named prior (``PRIORS``); PyTorch default initialisation from the global
-    RNG, so seed or fork it before calling."""
+    """One run: the data set's networks around the named prior (``PRIORS``, one run); PyTorch default
+    initialisation from the global RNG (the flow from a generator seeded by a draw of it after the networks), so
+    seed or fork it before calling."""
     if dataset not in ARCHITECTURES or prior not in PRIORS:
         raise ValueError(f"unknown dataset {dataset!r} or prior {prior!r}; datasets {sorted(ARCHITECTURES)}, "
                          f"priors {sorted(PRIORS)}")
     arch = ARCHITECTURES[dataset]
-    return DpVAE(arch.encoder(latent_dim, leaky_slope), arch.decoder(latent_dim, leaky_slope), latent_dim,
-                 PRIORS[prior](latent_dim, flow_blocks, flow_hidden))
+    encoder, decoder = arch.encoder(latent_dim, leaky_slope), arch.decoder(latent_dim, leaky_slope)
+    flow_generator = torch.Generator().manual_seed(int(torch.randint(2 ** 62, ())))
+    return DpVAE(encoder, decoder, latent_dim, PRIORS[prior](latent_dim, flow_blocks, flow_hidden, [flow_generator]))
+
+
+def stack_dpvae(runs: list[DpVAE], prior: str, flow_blocks: int, flow_hidden: int) -> DpVAE:
+    """R single runs of one configuration (``build_dpvae``) in one model: run r of the stack computes ``runs[r]``
+    (``models.run_stack``); the prior is a run-stacked prior holding the runs' priors."""
+    parameter = next(runs[0].parameters())
+    with torch.random.fork_rng(devices=[]):  # the stacked prior's own initialisation is overwritten
+        stacked_prior = PRIORS[prior](runs[0].latent_dim, flow_blocks, flow_hidden,
+                                      [torch.Generator() for _ in runs]).to(parameter.device, parameter.dtype)
+    stacked_prior.load_state_dict(stack_states(stacked_prior.state_dict(), [run.prior.state_dict() for run in runs]))
+    return DpVAE(RunStack.from_runs([run.encoder for run in runs]), RunStack.from_runs([run.decoder for run in runs]),
+                 runs[0].latent_dim, stacked_prior).train(runs[0].training)

@@ -12,20 +12,21 @@ means, the correct per-sample objective) or ``authors`` (batch sums as the autho
 Table 2 weight but beta-VAE-H's beta by the batch size relative to ``per_sample``).
 
 ``regulariser_params`` holds the regulariser's own fields (e.g. {"beta": 4.0}, {"sampling": "mss"}); the trainer
-supplies ``TRAINER_SUPPLIED`` (reduction, rec_weight, training-set size, latent size, random generator) itself.
+supplies ``TRAINER_SUPPLIED`` (reduction, rec_weight, training-set size, latent size, FactorVAE's per-run
+discriminator seeds and permutation streams) itself.
 ``tc_prior_without_log_det`` is the paper-compatible beta-TC-dpVAE variant: the authors' code drops log|det dg/dz|
 from log p(z) in the dimension-wise KL.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from vaepriors.losses.regularisers import REDUCTIONS, REGULARISERS
 from vaepriors.models.dpvae import ARCHITECTURES, LEAKY_SLOPE, PRIORS
 
-TRAINER_SUPPLIED = ("reduction", "rec_weight", "dataset_size", "latent_dim", "generator")
+TRAINER_SUPPLIED = ("reduction", "rec_weight", "dataset_size", "latent_dim", "discriminator_seeds", "permutations")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,48 @@ class DpVAEConfig:
         if unknown:
             raise ValueError(f"invalid dpVAE configuration: unknown keys {unknown}")
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class DpVAEStackConfig:
+    """R runs of one dpVAE configuration trained in one process (docs/dpvae.md "Stacks"): they differ only in
+    ``seed``, each seed once."""
+
+    runs: tuple[DpVAEConfig, ...]
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("a dpVAE stack needs at least one run")
+        if any(replace(run, seed=0) != replace(self.runs[0], seed=0) for run in self.runs):
+            raise ValueError("the runs of a dpVAE stack may differ only in their seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"a dpVAE stack holds each seed once, got {self.seeds}")
+
+    @classmethod
+    def of(cls, config: "DpVAEStackConfig | DpVAEConfig") -> "DpVAEStackConfig":
+        """A stack as it is, or a single run as a stack of one."""
+        return config if isinstance(config, DpVAEStackConfig) else cls((config,))
+
+    @classmethod
+    def product(cls, config: DpVAEConfig, seeds) -> "DpVAEStackConfig":
+        """Runs of ``config`` for every seed, in that order."""
+        return cls(tuple(replace(config, seed=int(seed)) for seed in seeds))
+
+    @property
+    def base(self) -> DpVAEConfig:
+        """The configuration every run shares (its seed is the first run's)."""
+        return self.runs[0]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [run.seed for run in self.runs]
+
+    def to_dict(self) -> dict:
+        return {"runs": [run.to_dict() for run in self.runs]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DpVAEStackConfig":
+        return cls(tuple(DpVAEConfig.from_dict(run) for run in values["runs"]))
 
 
 def likelihood_record(config: DpVAEConfig) -> dict:

@@ -23,6 +23,22 @@ def run_axis_names(two_runs: State, one_run: State) -> frozenset[str]:
                      if value.dim() and value.shape != one_run[name].shape)
 
 
+def stack_states(target: State, run_states: Sequence[State]) -> dict[str, torch.Tensor]:
+    """A stack's state dict from R single-run states (same keys): a tensor whose shape in the stack (``target``)
+    differs from the run's is the runs concatenated along the first axis; one of equal shape is shared and must be
+    equal in every run (in a stack of one, every tensor is the run's own)."""
+    state = {}
+    for name, value in target.items():
+        values = [run_state[name] for run_state in run_states]
+        if value.shape != values[0].shape:
+            state[name] = torch.cat(values)
+        elif all(torch.equal(other, values[0]) for other in values[1:]):
+            state[name] = values[0]
+        else:
+            raise ValueError(f"{name} differs between runs; the stack shares it")
+    return state
+
+
 def select_runs(tensor: torch.Tensor, index: Sequence[int], runs: int) -> torch.Tensor:
     """Runs ``index`` (in that order, repeats allowed) of a tensor holding ``runs`` runs along its first axis."""
     per_run = tensor.reshape(runs, tensor.shape[0] // runs, *tensor.shape[1:])

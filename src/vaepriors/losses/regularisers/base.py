@@ -1,21 +1,18 @@
 """What every dpVAE regulariser shares: the prior as a ``PriorDistribution`` (the interface S-IntroVAE uses), the
 KL to it, the batch reduction, the loss contract and the name -> class registry.
 
-Contract. ``regulariser(x, x_hat, mu, logvar, z, step, prior, randomness) -> (loss, terms)``: ``loss`` is the scalar to
-*minimise* (the negative regularised ELBO, reconstruction included), ``terms`` the named scalar parts, detached, for
-logging; always ``rec`` (reduced reconstruction error) and ``kl`` (reduced KL(q(z|x) || p(z))), plus each
-regulariser's own. Shapes: x, x_hat (N, ...); mu, logvar, z (N, L) with z = mu + exp(logvar / 2) * eps the one
-reparameterised sample the decoder saw; ``step`` the training iteration (only beta-VAE-B's capacity uses it).
+Contract. ``regulariser(x, x_hat, mu, logvar, z, step, prior, randomness) -> (loss, terms)`` for R stacked runs of
+one configuration (docs/dpvae.md "Stacks"): ``loss`` (R,) is each run's value to *minimise*, its negative
+regularised ELBO (reconstruction included); minimising their sum gives every run the gradients it would get alone;
+``terms`` the named per-run parts (R,), detached, for logging; always ``rec`` (reduced reconstruction error) and
+``kl`` (reduced KL(q(z|x) || p(z))), plus each regulariser's own. Shapes: x, x_hat (R, N, ...); mu, logvar, z (R, N, L)
+with z = mu + exp(logvar / 2) * eps the one reparameterised sample the decoder saw; ``step`` the training
+iteration (only beta-VAE-B's capacity uses it).
 
-Prior. A ``PriorDistribution`` of one run (R = 1), the interface S-IntroVAE's losses use: N(0, I)
-(``StandardGaussianPrior``) or the decoupled prior (``FlowDistribution``, Eq. 7). ``randomness`` is the noise the prior
-draws from (``Randomness``, (1, *shape) per draw); a dpVAE wraps its noise generator in ``GeneratorRandomness``.
-
-Run axis. The regularisers carry the run axis of 1, as S-IntroVAE's losses carry R: ``__call__`` adds it to mu,
-logvar and z once, so the KL, the prior's density and every penalty see the same (1, N, L) tensors, and the batch
-statistics work on the last two axes. Adding it once matters beyond tidiness: every term then reaches z through one
-view, so autograd sums their gradients in the order it did with (N, L) tensors, and a run is bit-identical to one
-trained before the prior interface was shared.
+Prior. A ``PriorDistribution`` of R runs, the interface S-IntroVAE's losses use: N(0, I) (``StandardGaussianPrior``)
+or the decoupled prior (``FlowDistribution``, Eq. 7). ``randomness`` is the runs' noise (``Randomness``, (R, *shape)
+per draw; a dpVAE stack's ``training.randomness.RunRandomness``). Every batch statistic works on the last two axes
+(N, L), so runs never mix.
 
 KL: ``losses.kl.kl_single_sample``, the closed form for N(0, I), Eq. (24) with the decoder's sample and the posterior
 entropy in closed form for a flow (App. C; the authors' code).
@@ -47,23 +44,9 @@ Terms = dict[str, torch.Tensor]
 REDUCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"per_sample": torch.mean, "authors": torch.sum}
 
 
-class GeneratorRandomness:
-    """One torch.Generator as the ``Randomness`` of one run: draws are ``torch.randn`` / ``torch.rand`` of the
-    generator on its device with a leading run axis of 1, so a dpVAE's noise stream is the one its trainer seeds."""
-
-    def __init__(self, generator: torch.Generator):
-        self.generator = generator
-
-    def normal(self, *shape: int) -> torch.Tensor:
-        return torch.randn(shape, generator=self.generator, device=self.generator.device).unsqueeze(0)
-
-    def uniform(self, *shape: int) -> torch.Tensor:
-        return torch.rand(shape, generator=self.generator, device=self.generator.device).unsqueeze(0)
-
-
 @dataclass(frozen=True)
 class LatentBatch:
-    """The encoder's output for one batch with the run axis: mu, logvar, z (1, N, L) and the per-sample KL (1, N)."""
+    """The encoder's output for one batch of R runs: mu, logvar, z (R, N, L) and the per-sample KL (R, N)."""
 
     mu: torch.Tensor
     logvar: torch.Tensor
@@ -84,14 +67,13 @@ class Regulariser(ABC):
             raise ValueError(f"unknown reduction {self.reduction!r}; choose one of {sorted(REDUCTIONS)}")
 
     def reduce(self, per_sample: torch.Tensor) -> torch.Tensor:
-        """Per-sample values (N,) or (1, N) -> scalar: mean (``per_sample``) or sum (``authors``); rec and KL only."""
-        return REDUCTIONS[self.reduction](per_sample)
+        """Per-sample values (R, N) -> per run (R,): mean (``per_sample``) or sum (``authors``); rec and KL only."""
+        return REDUCTIONS[self.reduction](per_sample, dim=-1)
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                  z: torch.Tensor, step: int, prior: PriorDistribution,
                  randomness: Randomness) -> tuple[torch.Tensor, Terms]:
-        rec = self.reduce(squared_error(x.unsqueeze(0), x_hat.unsqueeze(0)).squeeze(0))
-        mu, logvar, z = mu.unsqueeze(0), logvar.unsqueeze(0), z.unsqueeze(0)  # the run axis, once (docstring)
+        rec = self.reduce(squared_error(x, x_hat))
         batch = LatentBatch(mu, logvar, z, kl_single_sample(mu, logvar, z, prior))
         penalty, terms = self.penalty(batch, step, prior, randomness)
         terms = {"rec": rec, "kl": self.reduce(batch.kl), **terms}
@@ -100,7 +82,7 @@ class Regulariser(ABC):
     @abstractmethod
     def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
                 randomness: Randomness) -> tuple[torch.Tensor, Terms]:
-        """Everything but the reconstruction term (scalar) and the named terms it adds."""
+        """Everything but the reconstruction term, per run (R,), and the named per-run terms it adds."""
 
     def state_dict(self) -> dict:
         """Trainable state a checkpoint must hold besides the VAE's (only FactorVAE's discriminator has any)."""

@@ -64,4 +64,4 @@ class BetaVAEB(Regulariser):
         if self.authors_dp_kl and not has_closed_form_kl(prior):
             kl = kl + 0.5 * batch.z.shape[-1]
         capacity = self.capacity(step)
-        return self.gamma * (self.reduce(kl) - capacity).abs(), {"capacity": kl.new_tensor(capacity)}
+        return self.gamma * (self.reduce(kl) - capacity).abs(), {"capacity": kl.new_full(kl.shape[:-1], capacity)}

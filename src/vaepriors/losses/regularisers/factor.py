@@ -11,6 +11,10 @@ with z the same batch's sample and z_other a sample of a second, independent bat
 Adam; keep its parameters out of the VAE optimiser (the VAE backward leaves gradients on them, which
 ``discriminator_step`` clears). The discriminator loss uses detached inputs, which is also the fix for the in-place
 autograd error of the authors' code on PyTorch >= 1.5.
+
+Runs. For R stacked runs the discriminator is R discriminators in one ``RunStack``, run r initialised under
+``discriminator_seeds[r]`` as a single discriminator would be, and the column permutations come from the runs' own
+streams (``permutations``, a ``Randomness``), so each run's adversary is the one it would have alone.
 """
 
 from __future__ import annotations
@@ -23,17 +27,18 @@ from torch import nn
 from torch.nn.functional import cross_entropy
 
 from vaepriors.losses.regularisers.base import LatentBatch, Regulariser, Terms, register
+from vaepriors.models.run_stack import RunStack
 from vaepriors.priors import PriorDistribution, Randomness
 
 JOINT, PERMUTED = 0, 1
 
 
-def permute_dims(z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(N, L) -> (N, L) with an independent random permutation of the batch applied to every column: each column
-    keeps its values (its marginal), the dependence between columns is destroyed. The permutations are drawn on
-    the CPU (argsort of uniform noise per column), so a CPU ``generator`` serves tensors on any device."""
-    order = torch.rand(z.shape, generator=generator, device="cpu").argsort(dim=0).to(z.device)
-    return z.gather(0, order)
+def permute_dims(z: torch.Tensor, randomness: Randomness) -> torch.Tensor:
+    """(R, N, L) -> (R, N, L) with an independent random permutation of each run's batch applied to every column:
+    each column keeps its values (its marginal), the dependence between columns is destroyed. A permutation is the
+    stable argsort of one uniform per entry (ties, of probability ~N^2 / 2^25 per column, keep their order)."""
+    order = randomness.uniform(*z.shape[1:]).argsort(dim=1, stable=True).to(z.device)
+    return z.gather(1, order)
 
 
 def discriminator_network(latent_dim: int, hidden: int = 1000, hidden_layers: int = 5,
@@ -50,7 +55,8 @@ def discriminator_network(latent_dim: int, hidden: int = 1000, hidden_layers: in
 @dataclass(kw_only=True, eq=False)
 class FactorVAE(Regulariser):
     """loss = rec + KL + gamma * TC. Discriminator Adam: lr 1e-4, betas (0.9, 0.999) as in the dpVAE code (the
-    original FactorVAE uses (0.5, 0.9)). ``generator`` drives the column permutations."""
+    original FactorVAE uses (0.5, 0.9)). One discriminator per run, seeded by ``discriminator_seeds``;
+    ``permutations`` drives the column permutations (both supplied by the trainer)."""
 
     name: ClassVar[str] = "factor"
     latent_dim: int
@@ -59,19 +65,25 @@ class FactorVAE(Regulariser):
     hidden_layers: int = 5
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
-    generator: torch.Generator | None = None
-    discriminator: nn.Sequential = field(init=False)
+    discriminator_seeds: tuple[int, ...] = (0,)
+    permutations: Randomness | None = None
+    discriminator: RunStack = field(init=False)
     optimizer: torch.optim.Adam = field(init=False)
 
     def __post_init__(self):
         super().__post_init__()
-        self.discriminator = discriminator_network(self.latent_dim, self.hidden, self.hidden_layers)
+        networks = []
+        for seed in self.discriminator_seeds:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                networks.append(discriminator_network(self.latent_dim, self.hidden, self.hidden_layers))
+        self.discriminator = RunStack.from_runs(networks)
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=self.betas)
 
     def total_correlation(self, z: torch.Tensor) -> torch.Tensor:
-        """Density-ratio TC estimate mean_n [D(z_n)_0 - D(z_n)_1] of z (..., N, L), differentiable in z."""
+        """Density-ratio TC estimate mean_n [D(z_n)_0 - D(z_n)_1] per run of z (R, N, L), (R,), differentiable in z."""
         logits = self.discriminator(z)
-        return (logits[..., JOINT] - logits[..., PERMUTED]).mean()
+        return (logits[..., JOINT] - logits[..., PERMUTED]).mean(-1)
 
     def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
                 randomness: Randomness) -> tuple[torch.Tensor, Terms]:
@@ -80,17 +92,21 @@ class FactorVAE(Regulariser):
 
     def discriminator_step(self, z: torch.Tensor, z_other: torch.Tensor) -> Terms:
         """One Adam step on (1/2)[CE(D(z), joint) + CE(D(permute_dims(z_other)), permuted)], inputs detached;
-        returns that loss and the discriminator's accuracy on the two sets (before the step)."""
-        inputs = torch.cat([z.detach(), permute_dims(z_other.detach(), self.generator)])
-        labels = torch.cat([z.new_full((z.shape[0],), JOINT, dtype=torch.long),
-                            z.new_full((z_other.shape[0],), PERMUTED, dtype=torch.long)])
+        per run of z, z_other (R, N, L) (the sum over runs is minimised); returns that loss and the discriminator's
+        accuracy on the two sets (before the step), per run (R,)."""
+        if self.permutations is None:
+            raise ValueError("FactorVAE's discriminator step needs the runs' permutation streams (permutations)")
+        n = z.shape[1]
+        inputs = torch.cat([z.detach(), permute_dims(z_other.detach(), self.permutations)], dim=1)
+        labels = torch.cat([z.new_full((n,), JOINT, dtype=torch.long),
+                            z.new_full((z_other.shape[1],), PERMUTED, dtype=torch.long)])
         logits = self.discriminator(inputs)
-        losses = cross_entropy(logits, labels, reduction="none")
-        loss = 0.5 * (losses[: z.shape[0]].mean() + losses[z.shape[0]:].mean())
+        losses = cross_entropy(logits.flatten(0, 1), labels.repeat(len(z)), reduction="none").view(len(z), -1)
+        loss = 0.5 * (losses[:, :n].mean(-1) + losses[:, n:].mean(-1))
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()
         self.optimizer.step()
-        accuracy = (logits.argmax(-1) == labels).float().mean()
+        accuracy = (logits.argmax(-1) == labels).float().mean(-1)
         return {"d_loss": loss.detach(), "d_accuracy": accuracy}
 
     def state_dict(self) -> dict:

@@ -24,7 +24,7 @@ from vaepriors.priors import PriorDistribution, Randomness
 
 
 def prior_samples(prior: PriorDistribution, n: int, randomness: Randomness) -> torch.Tensor:
-    """n samples (1, n, L) of a one-run prior as dpVAE generates them (paper Sec. 4.2): z = g^-1(z0), z0 ~ N(0, I),
+    """n samples (R, n, L) of an R-run prior as dpVAE generates them (paper Sec. 4.2): z = g^-1(z0), z0 ~ N(0, I),
     g = id for N(0, I); differentiable in the prior's parameters. The noise stream holds only the normal draws, as in
     the authors' code (``prior.sample`` would also draw a mixture component)."""
     return prior.from_generation_space(randomness.normal(n, prior.dim))
@@ -36,11 +36,11 @@ def rbf_kernel(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 def mmd(a: torch.Tensor, b: torch.Tensor, scale: float | None = None) -> torch.Tensor:
-    """Biased (V-statistic) squared MMD between sample sets a (..., N, L) and b (..., M, L) (a leading run axis of 1
-    at most); ``scale`` defaults to L^2."""
+    """Biased (V-statistic) squared MMD between sample sets a (..., N, L) and b (..., M, L), per leading index (e.g.
+    per run, (R,)); ``scale`` defaults to L^2."""
     scale = float(a.shape[-1] ** 2) if scale is None else scale
-    return (rbf_kernel(a, a, scale).mean() + rbf_kernel(b, b, scale).mean()
-            - 2.0 * rbf_kernel(a, b, scale).mean())
+    return (rbf_kernel(a, a, scale).mean((-2, -1)) + rbf_kernel(b, b, scale).mean((-2, -1))
+            - 2.0 * rbf_kernel(a, b, scale).mean((-2, -1)))
 
 
 @register

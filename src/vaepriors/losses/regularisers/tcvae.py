@@ -77,8 +77,8 @@ SAMPLING: dict[str, Callable[[int, int], torch.Tensor]] = {
 
 
 def tc_decomposition(batch: LatentBatch, log_prior: torch.Tensor, log_weights: torch.Tensor) -> Terms:
-    """Per-sample MI, TC and DW (..., N) from the posterior batch (mu, logvar, z (..., N, L), a leading run axis of 1
-    at most), log p(z) (..., N) and log W (N, N) (module docstring)."""
+    """Per-sample MI, TC and DW (..., N) from the posterior batch (mu, logvar, z (..., N, L), e.g. a run axis),
+    log p(z) (..., N) and log W (N, N) (module docstring)."""
     # log q(z_il | x_j) at [..., i, j, l]: every sample under every posterior of the batch
     pairwise = posterior(batch.mu.unsqueeze(-3), batch.logvar.unsqueeze(-3)).log_prob(batch.z.unsqueeze(-2))
     log_w = log_weights.to(pairwise)
@@ -109,6 +109,6 @@ class BetaTCVAE(Regulariser):
     def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
                 randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         log_weights = SAMPLING[self.sampling](batch.z.shape[-2], self.dataset_size)
-        terms = {name: value.mean() for name, value in
+        terms = {name: value.mean(-1) for name, value in
                  tc_decomposition(batch, prior.log_density(batch.z), log_weights).items()}
         return self.alpha * terms["mi"] + self.beta * terms["tc"] + self.gamma * terms["dw_kl"], terms
