@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 from vaepriors.cli.common import (add_capture, add_dataclass_arguments, add_runtime, capture_requested,

@@ -36,7 +36,7 @@ from torch import nn
 
 from vaepriors.models.run_stack import RunStack
 from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, Prior, PriorDistribution, StandardGaussianPrior
-from vaepriors.training.run_states import stack_states
+from vaepriors.models.run_states import stack_states
 
 LEAKY_SLOPE = 0.01
 NetworkBuilder = Callable[[int, float], nn.Module]  # (latent_dim L, leaky_slope) -> network

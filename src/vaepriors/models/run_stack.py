@@ -9,7 +9,7 @@ and the element-wise or per-channel layers (activations, upsampling, replication
 each run's (C, H, W) block contiguous and Unflatten cuts it back, so both keep run-major order. Runs never mix.
 
 Parameters. Every parameter and buffer is the R runs' tensors concatenated along its first axis under the reference
-layer's name (the convention of ``training.run_states``); only BatchNorm's scalar ``num_batches_tracked`` is shared.
+layer's name (the convention of ``models.run_states``); only BatchNorm's scalar ``num_batches_tracked`` is shared.
 A stack of one therefore has exactly the reference network's state dict, and ``RunStack.from_runs`` copies R
 reference networks in, so run r of the stack computes ``networks[r]`` (to float tolerance: grouped kernels may sum
 in another order).
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from vaepriors.models.conv import GroupedLinear
-from vaepriors.training.run_states import stack_states
+from vaepriors.models.run_states import stack_states
 
 PER_CHANNEL = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Identity, nn.Upsample, nn.ReplicationPad2d)
 

@@ -44,7 +44,7 @@ from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig, likel
 from vaepriors.training.engine import (Checkpoint, IntervalTrainer, LoopSettings, RunDivergence, load_state,
                                        spawn_seeds)
 from vaepriors.training.randomness import RunRandomness
-from vaepriors.training.run_states import select_state
+from vaepriors.models.run_states import select_state
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]

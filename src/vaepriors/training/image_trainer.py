@@ -27,13 +27,13 @@ from tqdm import tqdm
 from vaepriors.losses.kl import MonteCarloKL
 from vaepriors.losses.soft_intro import SoftIntroObjective, SoftIntroWeights
 from vaepriors.models.image import build_image_stack
+from vaepriors.models.run_states import (optimizer_parameter_names, run_axis_names, select_optimizer_state,
+                                         select_runs, select_state)
 from vaepriors.priors import MixtureOfGaussiansPrior, StandardGaussianPrior
 from vaepriors.training.engine import LoopSettings, RunDivergence, spawn_seeds
 from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
 from vaepriors.training.players import SoftIntroTrainer, soft_intro_step
 from vaepriors.training.randomness import RunRandomness
-from vaepriors.training.run_states import (assign_runs, optimizer_parameter_names, run_axis_names,
-                                           select_optimizer_state, select_runs, select_state)
 
 
 def stream_seeds(seed: int) -> tuple[int, int, int]:

@@ -52,18 +52,6 @@ def select_state(state: State, index: Sequence[int], runs: int, stacked: frozens
             for name, value in state.items()}
 
 
-@torch.no_grad()
-def assign_runs(module: nn.Module, source: State, index: Sequence[int], runs: int, stacked: frozenset[str]) -> None:
-    """Write the runs of ``source`` (a state of len(index) runs) into runs ``index`` of ``module``'s stacked tensors;
-    shared tensors are left alone."""
-    targets = module.state_dict(keep_vars=True)
-    for name in stacked:
-        target = targets[name]
-        per_run = target.data.view(runs, target.shape[0] // runs, *target.shape[1:])
-        values = source[name].to(target.device).view(len(index), per_run.shape[1], *target.shape[1:])
-        per_run[torch.as_tensor(list(index), dtype=torch.long, device=target.device)] = values
-
-
 def optimizer_parameter_names(optimizer: torch.optim.Optimizer, module: nn.Module) -> list[str]:
     """The state-dict name of every parameter of ``optimizer`` (one group), in the optimizer's order."""
     names = {id(parameter): name for name, parameter in module.named_parameters()}
