@@ -40,11 +40,11 @@ from vaepriors.atomic import save_atomic
 from vaepriors.losses.gaussian import reparameterize
 from vaepriors.losses.regularisers import REGULARISERS, Regulariser, make_regulariser
 from vaepriors.models.dpvae import ARCHITECTURES, DpVAE, build_dpvae, stack_dpvae
+from vaepriors.models.run_states import select_state
 from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig, likelihood_record
 from vaepriors.training.engine import (Checkpoint, IntervalTrainer, LoopSettings, RunDivergence, load_state,
                                        spawn_seeds)
 from vaepriors.training.randomness import RunRandomness
-from vaepriors.models.run_states import select_state
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]
