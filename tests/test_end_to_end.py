@@ -83,8 +83,10 @@ def test_tiny_workflow_end_to_end(tmp_path):
     images = tmp_path / "results/images/fmnist"
     assert {p.name for p in (images / "runs/mog10_ip/r10/seed0").iterdir()} >= {"final.pt", "history.csv",
                                                                                 "status.json", "snapshots"}
-    assert not (images / "runs/mog10_ip/r10/seed0/checkpoint.pt").exists()
-    assert (images / "eval/mog10_ip/r10/seed0.json").is_file() and (images / "warmup/vamp10/seed0.pt").is_file()
+    # one stack per configuration: its runs' directories, then its manifest; its checkpoint removed at the end
+    assert (images / "runs/mog10_ip/stack.json").is_file() and not (images / "runs/mog10_ip/checkpoint.pt").exists()
+    assert (images / "eval/mog10_ip/r10/seed0.json").is_file() and (images / "eval/mog10_ip/stack.json").is_file()
+    assert (images / "warmup/vamp10.pt").is_file()
     table5 = (tmp_path / "results/tables/table5.csv").read_text()
     assert "classifier:fmnist" in table5 and "mog10_ip" in table5
     assert len(list((tmp_path / "results/figures/image_samples").glob("*.png"))) == 3  # sg, mog10_ip, flow_ip
