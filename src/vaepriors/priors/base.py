@@ -29,6 +29,11 @@ class Randomness(Protocol):
     def uniform(self, *shape: int) -> torch.Tensor: ...
 
 
+class NoGenerationSpace(TypeError):
+    """A prior that is not the image of N(0, I) under a bijection (a mixture of several components) has no dpVAE
+    generation space (paper Eq. 7)."""
+
+
 class PriorDistribution(ABC):
     """p(z) of R runs as every loss uses it (S-IntroVAE's and dpVAE's): log-densities per component, reparameterised
     samples, a detached view (a fixed *target* whose density still passes gradients to z, but none to the prior) and,
@@ -77,11 +82,13 @@ class PriorDistribution(ABC):
         p(z) = N(g(z); 0, I) |det dg/dz|; returns z0 = g(z) (R, N, d) and log|det dg/dz| (R, N) for z (R, N, d).
         dpVAE's evaluation measures there (generation-space sKL, leakage score, z0 interpolations, density grids);
         a mixture of several components is no such image."""
-        raise NotImplementedError(f"{type(self).__name__} has no generation space")
+        raise NoGenerationSpace(f"{type(self).__name__} has no generation space: dpVAE's evaluation needs a flow or a "
+                                "one-component Gaussian prior")
 
     def from_generation_space(self, z0: torch.Tensor) -> torch.Tensor:
         """z = g^-1(z0), (R, N, d) -> (R, N, d): how dpVAE generates (paper Sec. 4.2), z0 ~ N(0, I)."""
-        raise NotImplementedError(f"{type(self).__name__} has no generation space")
+        raise NoGenerationSpace(f"{type(self).__name__} has no generation space: dpVAE's evaluation needs a flow or a "
+                                "one-component Gaussian prior")
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,7 @@ class MixtureParams(PriorDistribution):
 
     def _single_gaussian(self) -> None:
         if self.n_components != 1:
-            raise NotImplementedError(f"a mixture of {self.n_components} Gaussians has no generation space")
+            raise NoGenerationSpace(f"a mixture of {self.n_components} Gaussians has no generation space")
 
     def to_generation_space(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One Gaussian is the affine image of N(0, I): g(z) = (z - mu) / sigma, log|det dg/dz| = -sum_j log sigma_j.
