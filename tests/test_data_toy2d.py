@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vaepriors.data.toy2d import SAMPLERS, get_sampler
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 
 def _draw(name, n=4096, seed=0):

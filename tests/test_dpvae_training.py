@@ -12,7 +12,7 @@ from vaepriors.priors import StandardGaussianPrior
 from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig
 from vaepriors.training.dpvae_trainer import BatchSchedule, DpVAETrainer, load_dpvae, run_dpvae
 from vaepriors.training.engine import Checkpoint
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 SMALL_DISCRIMINATOR = {"factor": {"hidden": 32}}  # the 5 x 1000 default is tested in test_regularisers.py
 

@@ -8,7 +8,7 @@ from torch.distributions import Normal, kl_divergence
 
 from vaepriors.losses.kl import kl_entropy_form
 from vaepriors.priors.flow import AffineCoupling, DecoupledPrior, DecoupledPriorConfig, coupling_masks
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 
 def random_flow(z_dim: int, seed: int = 0) -> DecoupledPrior:

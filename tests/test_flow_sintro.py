@@ -28,7 +28,7 @@ from vaepriors.training.image_checkpoint import load_snapshot
 from vaepriors.training.image_config import ImageTrainConfig
 from vaepriors.training.image_stages import run_adversarial, run_warmup
 from vaepriors.training.image_trainer import ImageTrainer
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 from vaepriors.training.toy_trainer import ToyTrainer, load_runs, save_runs
 
 SEEDS = (11, 12, 13)

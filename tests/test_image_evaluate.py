@@ -10,7 +10,7 @@ from vaepriors.evaluation.image_evaluate import ImageEvalConfig, ImageEvaluator,
     write_evaluation
 from vaepriors.training.image_checkpoint import load_snapshot
 from vaepriors.training.image_stages import run_warmup
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 from test_image_training import tiny_image_config, train_one
 

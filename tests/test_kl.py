@@ -7,7 +7,7 @@ from vaepriors.losses.kl import (ClosedFormKL, MonteCarloKL, has_closed_form_kl,
                                  kl_monte_carlo, kl_single_sample)
 from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
 from vaepriors.priors.base import NoGenerationSpace
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 
 def _posterior():

@@ -5,7 +5,7 @@ import torch
 
 from vaepriors.models.stacked import StackedMLP
 from vaepriors.priors import MixtureOfGaussiansPrior, MixtureParams, VampPrior
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 
 def _encoder(runs=1):

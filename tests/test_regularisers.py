@@ -9,7 +9,7 @@ from vaepriors.losses.regularisers import (REGULARISERS, SAMPLING, BetaTCVAE, Be
                                            prior_samples, rbf_kernel, tc_decomposition)
 from vaepriors.losses.regularisers.base import LatentBatch
 from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 
 def _batch(n=6, dim=3, seed=0, runs=1):

@@ -1,7 +1,7 @@
 """The four 2D densities of the benchmark, exactly as the authors' code draws them (reference §1).
 
 Every training iteration draws a fresh batch, so there is no fixed training set. A sampler draws one batch for each
-of R stacked runs at once from their counter-based streams (``training.randomness.RunRandomness``), so a run's data
+of R stacked runs at once from their counter-based streams (``vaepriors.randomness.RunRandomness``), so a run's data
 stream depends on its seed only; it returns (R, n, 2).
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 if TYPE_CHECKING:
-    from vaepriors.training.randomness import RunRandomness
+    from vaepriors.randomness import RunRandomness
 
 Sampler = Callable[[int, "RunRandomness"], torch.Tensor]
 

@@ -32,7 +32,7 @@ from vaepriors.losses.kl import kl_monte_carlo
 from vaepriors.losses.responsibility import normalised_negative_entropy
 from vaepriors.models.vae import StackedVAE
 from vaepriors.training.image_checkpoint import ImageModelSnapshot, load_snapshot
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 log = logging.getLogger(__name__)
 FID_MODES = ("standard", "paper")

@@ -59,7 +59,7 @@ from vaepriors.training.image_checkpoint import load_snapshot
 from vaepriors.training.image_config import ImageTrainConfig
 from vaepriors.training.image_trainer import stream_seeds
 from vaepriors.training.players import update
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from vaepriors.data.toy2d import HALF_WIDTH, get_sampler
 from vaepriors.evaluation import toy_metrics as metrics
 from vaepriors.losses.kl import kl_monte_carlo
 from vaepriors.losses.reconstruction import squared_error
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 from vaepriors.training.toy_trainer import ToyRuns
 
 

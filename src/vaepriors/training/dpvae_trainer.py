@@ -11,7 +11,7 @@ trains exactly as it would alone (to float tolerance) and runs never mix (docs/d
 Randomness per run (docs/dpvae.md "Streams"): six seeds spawned from the run seed: initial weights (its single-run
 network built under it, then copied into the stack), data order, FactorVAE's second batches, noise (the
 reparameterisation and InfoVAE's prior samples), FactorVAE's permutations, FactorVAE's discriminator weights. The
-four streams are counter-based (``training.randomness.RunRandomness``): a run draws the same numbers in any stack.
+four streams are counter-based (``vaepriors.randomness.RunRandomness``): a run draws the same numbers in any stack.
 These streams replaced torch.Generator ones, so a run's numbers differ from those of the one-run trainer before
 stacks. Batch order is a function of the iteration alone and the stream counters are part of the checkpoint, so a
 resumed stack repeats the uninterrupted one bit for bit.
@@ -44,7 +44,7 @@ from vaepriors.models.run_states import select_state
 from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig, likelihood_record
 from vaepriors.training.engine import (Checkpoint, IntervalTrainer, LoopSettings, RunDivergence, load_state,
                                        spawn_seeds)
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]

@@ -9,7 +9,7 @@ BatchNorm), one Adam per player steps all runs on the sum of their losses, so ea
 alone. The dataset lives on the device.
 
 Randomness per run: initial weights from its initialisation seed (``models.image.build_image_stack``); data order and
-noise from its counter-based streams (``training.randomness``), whose counters are part of the checkpoint, so a
+noise from its counter-based streams (``vaepriors.randomness``), whose counters are part of the checkpoint, so a
 resumed stack continues exactly where it stopped. An epoch's terms are summed on the device and read once per epoch;
 a run whose epoch is non-finite is recorded as diverged and keeps the weights of the start of that epoch, while the
 other runs of the stack train on (runs never mix, so its non-finite values stay in its own slice).
@@ -33,7 +33,7 @@ from vaepriors.priors import MixtureOfGaussiansPrior, StandardGaussianPrior
 from vaepriors.training.engine import LoopSettings, RunDivergence, spawn_seeds
 from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
 from vaepriors.training.players import SoftIntroTrainer, soft_intro_step
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 
 def stream_seeds(seed: int) -> tuple[int, int, int]:

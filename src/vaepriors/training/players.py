@@ -12,7 +12,7 @@ from vaepriors.losses.soft_intro import SoftIntroObjective
 from vaepriors.models.vae import StackedVAE
 from vaepriors.training.capture import StepGraphs
 from vaepriors.training.engine import IntervalTrainer
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 Optimizers = dict[str, torch.optim.Optimizer]
 

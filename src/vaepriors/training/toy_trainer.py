@@ -8,7 +8,7 @@ trains on with non-finite values in its own slice of the stack (runs never mix),
 terms of its first non-finite value, and is reported as diverged by the evaluation.
 
 Randomness per run: initial weights from a CPU ``torch.Generator`` seeded with the run's seed (the same weights on
-every device); data and noise from the run's counter-based stream (``training.randomness``) keyed by a seed spawned
+every device); data and noise from the run's counter-based stream (``vaepriors.randomness``) keyed by a seed spawned
 from it.
 """
 
@@ -31,7 +31,7 @@ from vaepriors.training.capture import set_learning_rate
 from vaepriors.training.config import ToyTrainConfig
 from vaepriors.training.engine import Checkpoint, LoopSettings, load_state, spawn_seeds
 from vaepriors.training.players import SoftIntroTrainer, soft_intro_step
-from vaepriors.training.randomness import RunRandomness
+from vaepriors.randomness import RunRandomness
 
 
 Generators = list[torch.Generator]

@@ -11,7 +11,7 @@ iteration (only beta-VAE-B's capacity uses it).
 
 Prior. A ``PriorDistribution`` of R runs, the interface S-IntroVAE's losses use: N(0, I) (``StandardGaussianPrior``)
 or the decoupled prior (``FlowDistribution``, Eq. 7). ``randomness`` is the runs' noise (``Randomness``, (R, *shape)
-per draw; a dpVAE stack's ``training.randomness.RunRandomness``). Every batch statistic works on the last two axes
+per draw; a dpVAE stack's ``vaepriors.randomness.RunRandomness``). Every batch statistic works on the last two axes
 (N, L), so runs never mix.
 
 KL: ``losses.kl.kl_single_sample``, the closed form for N(0, I), Eq. (24) with the decoder's sample and the posterior
