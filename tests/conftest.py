@@ -17,3 +17,22 @@ def tiny_config(**overrides) -> ToyTrainConfig:
                   runs=(RunSpec(0, 0.2, 0.3, 0.9),))
     values.update(overrides)
     return ToyTrainConfig(**values)
+
+
+def kill_after_checkpoint(job, checkpoint, position: int, timeout: float = 300) -> int:
+    """SIGKILL a training process once its checkpoint has reached ``position`` units; returns the checkpoint's
+    position (the job must still be running: a job that ends first fails the test, since it needs more units)."""
+    import os
+    import signal
+    import time
+
+    from vaepriors.training.engine import load_state
+
+    deadline = time.monotonic() + timeout
+    while not checkpoint.exists() or load_state(checkpoint)["position"] < position:
+        assert job.poll() is None, "the job finished before it could be killed; give it more units"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+    return load_state(checkpoint)["position"]

@@ -1,14 +1,13 @@
 """A dpVAE stack job killed mid-run and started again ends exactly as an uninterrupted one (CPU, two moons)."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import torch
+
+from conftest import kill_after_checkpoint
 
 SEEDS = ["0", "3"]
 TRAIN_FLAGS = ["--dataset", "moons", "--regulariser", "factor", "--regulariser-params", '{"hidden": 16}',
@@ -29,15 +28,8 @@ def test_killed_stack_resumes_to_the_uninterrupted_result(tmp_path):
 
     job = _train(tmp_path / "killed")
     checkpoint = tmp_path / "killed" / "checkpoint.pt"
-    deadline = time.monotonic() + 300
-    while not checkpoint.exists() or torch.load(checkpoint, weights_only=True)["position"] < 20:
-        assert job.poll() is None, "the job finished before it could be killed; give it more iterations"
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.kill(job.pid, signal.SIGKILL)
-    job.wait()
+    killed_at = kill_after_checkpoint(job, checkpoint, 20)
     assert not (tmp_path / "killed" / "stack.json").exists()
-    killed_at = torch.load(checkpoint, weights_only=True)["position"]
     rerun = _train(tmp_path / "killed", stderr=subprocess.PIPE)
     _, log = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, log

@@ -1,13 +1,12 @@
 """A training job killed mid-run and started again ends exactly as an uninterrupted one (CPU)."""
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import torch
+
+from conftest import kill_after_checkpoint
 
 from vaepriors.data.images import ImageData
 
@@ -44,15 +43,8 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
 
     job = _train(tmp_path, tmp_path / "killed")
     checkpoint = tmp_path / "killed" / "checkpoint.pt"
-    deadline = time.monotonic() + 300
-    while not checkpoint.exists() or torch.load(checkpoint, weights_only=True)["position"] < 5:
-        assert job.poll() is None, "the job finished before it could be killed; give it more epochs"
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    os.kill(job.pid, signal.SIGKILL)
-    job.wait()
+    killed_at = kill_after_checkpoint(job, checkpoint, 5)
     assert not (tmp_path / "killed" / "final.pt").exists()
-    killed_at = torch.load(checkpoint, weights_only=True)["position"]
     rerun = _train(tmp_path, tmp_path / "killed", stderr=subprocess.PIPE)
     _, log = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, log

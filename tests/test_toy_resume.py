@@ -1,12 +1,11 @@
 """A 2D grid job killed mid-run and started again ends exactly as an uninterrupted one (through the CLI)."""
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import torch
+
+from conftest import kill_after_checkpoint
 
 from vaepriors.training.engine import load_state
 
@@ -28,15 +27,8 @@ def test_killed_2d_job_resumes_to_the_uninterrupted_result(tmp_path):
     out = tmp_path / "killed.pt"
     checkpoint = tmp_path / "killed.pt.checkpoint"
     job = _train(out)
-    deadline = time.monotonic() + 300
-    while not checkpoint.exists() or load_state(checkpoint)["position"] < 200:  # past the MoG conversion
-        assert job.poll() is None, "the job finished before it could be killed; give it more iterations"
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    os.kill(job.pid, signal.SIGKILL)
-    job.wait()
+    killed_at = kill_after_checkpoint(job, checkpoint, 200)
     assert not out.exists()
-    killed_at = load_state(checkpoint)["position"]
     assert killed_at < 400
     rerun = _train(out, stderr=subprocess.PIPE)
     _, log = rerun.communicate(timeout=300)
