@@ -13,7 +13,7 @@ from vaepriors.evaluation.dpvae_metrics import AggregatePosterior
 from vaepriors.evaluation.feature_classifier import train_feature_classifier
 from vaepriors.losses.kl import kl_entropy_form
 from vaepriors.models.dpvae import build_dpvae
-from vaepriors.training.dpvae_config import DpVAEConfig
+from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig
 from vaepriors.training.dpvae_trainer import run_dpvae
 
 TINY = dict(skl_samples=60, reference_posteriors=24, leakage_samples=50, nll_samples=6, nll_examples=10,
@@ -111,6 +111,30 @@ def test_write_evaluation_round_trips_with_nan_as_null(moons_evaluated, tmp_path
     assert loaded["skl"] is None and loaded["nll_is"] == pytest.approx(record["nll_is"])
     with np.load(tmp_path / "e" / "eval.npz") as stored:
         assert np.array_equal(stored["grid_log_q"], arrays["grid_log_q"]) and str(stored["dataset"]) == "moons"
+
+
+@pytest.mark.parametrize("prior", ["standard", "decoupled"])
+def test_a_run_diverged_by_a_huge_learning_rate_is_evaluated_and_recorded_as_diverged(moons, tmp_path, prior):
+    """lr 1e10 crashed training and evaluation for both priors (issue 11, fault 1): the runs are recorded as diverged
+    with their reason, and a model whose posterior is non-finite still gets a record (metrics null), not a
+    ValueError from torch.distributions or the k-d tree."""
+    config = DpVAEConfig(dataset="moons", regulariser="beta_h", prior=prior, flow_hidden=8, batch_size=16,
+                         iterations=4, log_every=2, checkpoint_every=2, lr=1e10)
+    run_dirs = [tmp_path / "seed0", tmp_path / "seed1"]
+    statuses = run_dpvae(DpVAEStackConfig.product(config, [0, 1]), moons.train, run_dirs, tmp_path / "checkpoint.pt")
+    assert [(s["diverged"], s["diverged_at_iteration"], s["model_iteration"]) for s in statuses] == [(True, 1, 0)] * 2
+    reason = statuses[0]["reason"]
+    assert reason.startswith("non-finite") and reason.endswith("at iteration 1") and "loss" in reason
+    record, _ = evaluate_dpvae(run_dirs[0] / "final.pt", moons, DpVAEEvalConfig(**TINY))
+    assert record["diverged"] and record["diverged_reason"] == reason and _finite(record["skl"])
+    payload = torch.load(run_dirs[0] / "final.pt", weights_only=True)
+    payload["model"]["encoder.4.bias"].fill_(1e30)  # finite weights, an infinite posterior on the held-out data
+    torch.save(payload, run_dirs[0] / "final.pt")
+    write_dpvae_evaluation(*evaluate_dpvae(run_dirs[0] / "final.pt", moons, DpVAEEvalConfig(**TINY)),
+                           tmp_path / "eval.json", tmp_path / "eval.npz")
+    written = json.loads((tmp_path / "eval.json").read_text())
+    assert written["diverged"] and written["diverged_reason"] == f"{reason}; {dpvae_evaluate.NON_FINITE_POSTERIOR}"
+    assert written["skl"] is None and written["nll_is"] is None and written["batch_nelbo_paper"] is None
 
 
 def _evaluation(moons, **overrides) -> dpvae_evaluate.Evaluation:

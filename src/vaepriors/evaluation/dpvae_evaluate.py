@@ -375,15 +375,22 @@ def density_grid_artifacts(ev: Evaluation, reference: AggregatePosterior, prior:
 
 # ---------------------------------------------------------------------------------------------------------- driver
 
-def _identity(snapshot, snapshot_path: Path) -> dict[str, Any]:
-    """Which run this is; ``diverged`` from the run's status.json when it lies beside the snapshot."""
+NON_FINITE_POSTERIOR = "non-finite posterior on the held-out data"
+
+
+def _identity(snapshot, snapshot_path: Path, finite_posterior: bool) -> dict[str, Any]:
+    """Which run this is; ``diverged`` and its ``diverged_reason`` from the run's status.json when it lies beside the
+    snapshot, or because its model gives a non-finite posterior (its metrics are then null, not an error)."""
     status_path = snapshot_path.with_name("status.json")
     status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    reason = status.get("reason") if status.get("diverged") else None
+    if not finite_posterior:
+        reason = "; ".join(filter(None, (reason, NON_FINITE_POSTERIOR)))
     cfg = snapshot.config
     return {"dataset": cfg.dataset, "regulariser": cfg.regulariser, "prior": cfg.prior, "seed": cfg.seed,
             "latent_dim": cfg.latent_dim, "reduction": cfg.reduction, "rec_weight": cfg.rec_weight,
             "iteration": snapshot.iteration, "snapshot": str(snapshot_path),
-            "diverged": bool(status.get("diverged", False)), "likelihood": snapshot.likelihood}
+            "diverged": reason is not None, "diverged_reason": reason, "likelihood": snapshot.likelihood}
 
 
 def _leakage_arrays(curve) -> Arrays:
@@ -417,7 +424,8 @@ def evaluate_dpvae(snapshot_path: str | Path, data: MoonsData | ImageData, confi
     sampler = AggregatePosterior(mu, logvar)
     reference = AggregatePosterior(mu[:config.reference_posteriors], logvar[:config.reference_posteriors])
     curve = leakage_metric(ev, sampler, reference)
-    record = {**_identity(snapshot, snapshot_path), **skl_metrics(ev, sampler),
+    finite = bool(torch.isfinite(mu).all() and torch.isfinite(logvar.exp()).all())  # an infinite variance too
+    record = {**_identity(snapshot, snapshot_path, finite), **skl_metrics(ev, sampler),
               "nll_is": nll_metric(ev, snapshot.likelihood["variance"]),
               "batch_nelbo_paper": batch_nelbo_metric(ev, snapshot.config.batch_size, snapshot.config.rec_weight),
               "leakage": curve.rows(), **(fid_metrics(ev, reference) if splits.images else NO_FID),

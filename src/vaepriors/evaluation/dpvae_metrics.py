@@ -44,9 +44,12 @@ def kl_1nn(p_samples: torch.Tensor, q_samples: torch.Tensor) -> float:
         D = (d/n) sum_i log(nu_i / rho_i) + log(m / (n - 1)),
 
     rho_i = distance from x_i to its nearest other x, nu_i = distance from x_i to its nearest y (Euclidean, exact;
-    the authors query cKDTree with eps=0.01, an approximate search). Raises on duplicate points (rho_i = 0).
+    the authors query cKDTree with eps=0.01, an approximate search). Raises on duplicate points (rho_i = 0); NaN
+    when a sample is not finite (a diverged model: the evaluation records it instead of failing).
     """
     x, y = _as_numpy(p_samples), _as_numpy(q_samples)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return math.nan
     n, d = x.shape
     if n < 2 or y.shape[1] != d:
         raise ValueError(f"kl_1nn needs n >= 2 samples of P and the same dimension; got {x.shape}, {y.shape}")
@@ -91,7 +94,7 @@ class AggregatePosterior:
         return self.mu.shape[0]
 
     def components(self) -> Independent:
-        return Independent(Normal(self.mu, torch.exp(0.5 * self.logvar)), 1)
+        return Independent(Normal(self.mu, torch.exp(0.5 * self.logvar), validate_args=False), 1)
 
     @torch.no_grad()
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -120,8 +123,8 @@ def lowest_posterior_indices(aggregate: AggregatePosterior, candidates: torch.Te
 # --------------------------------------------------------------------------------------------------- leakage score
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) summed over the last axis: (N, L) -> (N,)."""
-    return Normal(0.0, 1.0).log_prob(z).sum(-1)
+    """log N(z; 0, I) summed over the last axis: (N, L) -> (N,); NaN where z is (a diverged model), never raised."""
+    return Normal(0.0, 1.0, validate_args=False).log_prob(z).sum(-1)
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def _chunk_log_sum_weights(x, mu, logvar, k, log_likelihood, log_prior, generato
     batch, dim = mu.shape
     eps = torch.randn(k, batch, dim, generator=generator, device=mu.device, dtype=mu.dtype)
     z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, L)
-    log_q = Independent(Normal(mu, torch.exp(0.5 * logvar)), 1).log_prob(z)  # (k, B)
+    log_q = Independent(Normal(mu, torch.exp(0.5 * logvar), validate_args=False), 1).log_prob(z)  # (k, B)
     flat = z.reshape(k * batch, dim)
     repeated = x.repeat(k, *([1] * (x.ndim - 1)))  # row j * B + b is x_b, matching ``flat``
     log_joint = (log_likelihood(repeated, flat) + log_prior(flat)).view(k, batch)
