@@ -101,3 +101,42 @@ def test_only_this_runs_snapshots_are_evaluated_and_a_foreign_one_is_named(datas
     torch.save(foreign, copy / "run" / "snapshots" / "epoch004.pt")  # listed, but of another configuration
     with pytest.raises(ValueError, match=r"epoch004\.pt was written by another configuration"):
         _evaluate(dataset, copy, classifier)
+
+
+def test_a_flow_ip_run_that_goes_nan_in_its_stack_is_recorded_and_evaluated(dataset, evaluated_run, tmp_path,
+                                                                               monkeypatch):
+    """A NaN flow weight of one flow_ip run (its log-density then sees NaN, which torch.distributions' validation
+    raised on, killing the stack without a status.json; issue 11, fault 1): the run is recorded as diverged with its
+    epoch and reason, its stack-mate finishes, and the evaluation writes a record that says so."""
+    from vaepriors.training.image_config import ImageStackConfig
+    from vaepriors.training.image_stages import run_adversarial
+    from vaepriors.training.image_trainer import ImageTrainer
+
+    images, _ = dataset
+    _, classifier = evaluated_run
+    config = tiny_image_config(configuration="flow_ip", prior="decoupled", components=1,
+                               learnable_contributions=False, flow_blocks=2, flow_hidden=8, epochs=4,
+                               measure_epochs=(2, 3))
+    stack = ImageStackConfig.product(config, seeds=[0, 1], r_values=[10.0])
+    real_unit = ImageTrainer.train_unit
+
+    def nan_flow_weight_of_run_1_in_epoch_3(self, epoch):
+        if epoch == 3:
+            with torch.no_grad():
+                self.model.prior.blocks[0].scale[0].weight[1].fill_(float("nan"))
+        return real_unit(self, epoch)
+
+    monkeypatch.setattr(ImageTrainer, "train_unit", nan_flow_weight_of_run_1_in_epoch_3)
+    run_warmup(stack, images[:40], tmp_path / "warmup.pt", progress=False)
+    dirs = [tmp_path / "healthy" / "run", tmp_path / "diverged" / "run"]
+    run_adversarial(stack, images[:40], tmp_path / "warmup.pt", dirs, tmp_path / "checkpoint.pt", progress=False)
+    healthy, diverged = (json.loads((d / "status.json").read_text()) for d in dirs)
+    assert not healthy["diverged"] and healthy["completed_epochs"] == 4
+    assert diverged["diverged"] and diverged["diverged_at_epoch"] == 3 and diverged["completed_epochs"] == 4
+    assert diverged["reason"].startswith("non-finite") and diverged["reason"].endswith("at epoch 3")
+    assert "loss_encoder" in diverged["reason"] and "d_kl_prior" in diverged["reason"]
+    record, history, _ = _evaluate(dataset, tmp_path / "diverged", classifier)
+    write_evaluation(record, history, {}, tmp_path / "eval.json", tmp_path / "history.csv", tmp_path / "latents.npz")
+    written = json.loads((tmp_path / "eval.json").read_text())
+    assert written["diverged"] and written["diverged_at_epoch"] == 3 and written["diverged_reason"] == diverged["reason"]
+    assert written["configuration"] == "flow_ip" and history["epoch"].tolist() == [2, 3, 3]

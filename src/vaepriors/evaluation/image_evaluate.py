@@ -232,7 +232,8 @@ class ImageEvaluator:
         return {"dataset": cfg.dataset, "configuration": cfg.configuration, "r_entropy": cfg.r_entropy,
                 "seed": cfg.seed, "checkpoint_policy": self.config.checkpoint_policy, "selected_file": name,
                 "selected_epoch": epoch, "diverged": bool(self.status["diverged"]),
-                "diverged_at_epoch": self.status["diverged_at_epoch"], "fid_extractor": self.features.label,
+                "diverged_at_epoch": self.status["diverged_at_epoch"], "diverged_reason": self.status["reason"],
+                "fid_extractor": self.features.label,
                 "fid_images": len(self.reference), "evaluation": asdict(self.config)}
 
     def _probes(self, model: StackedVAE, batch_size: int) -> dict[str, float]:
