@@ -119,3 +119,30 @@ def test_a_nan_run_of_a_flow_or_closed_form_stack_is_recorded_not_raised(overrid
     result = trainer.train(progress=False)
     assert result.diverged_at == [None, 0]
     assert all(torch.isfinite(v[0]).all() for v in result.model.state_dict().values() if v.dim() and len(v) == 2)
+
+
+def test_a_diverging_grid_point_of_the_decoupled_prior_is_recorded_by_the_clis(tmp_path):
+    """`--grid-beta-rec 0.2 3e38` with the decoupled prior killed the whole vectorised job (issue 11, fault 1): through
+    `vaepriors toy-train` and `toy-evaluate`, the diverged point is a metrics row with its iteration and reason and
+    the healthy point has finite metrics."""
+    import numpy as np
+    import pandas as pd
+
+    from vaepriors.cli import main
+
+    runs = tmp_path / "grid" / "runs.pt"
+    main(["toy-train", "--dataset", "8Gaussian", "--configuration", "sintro_flow_ip", "--model", "sintro",
+          "--prior", "decoupled", "--intro-prior", "--iterations", "12", "--warmup", "6", "--milestones", "10",
+          "--batch-size", "16", "--hidden", "8", "--hidden-layers", "1", "--mc-samples", "2", "--flow-blocks", "2",
+          "--flow-hidden", "8", "--grid-beta-rec", "0.2", "3e38", "--grid-beta-kl", "0.3", "--seeds", "0",
+          "--log-every", "6", "--out", str(runs), "--device", "cpu"])
+    main(["toy-evaluate", "--runs", str(runs), "--metrics", str(tmp_path / "metrics.csv"), "--samples",
+          str(tmp_path / "samples.npz"), "--hist-samples", "100", "--bins", "10", "--grid-size", "8",
+          "--gnelbo-batches", "1", "--gnelbo-batch-size", "8", "--mc-samples", "2", "--figure-samples", "16",
+          "--figure-grid", "8", "--device", "cpu"])
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    healthy, diverged = metrics.iloc[0], metrics.iloc[1]
+    assert diverged["beta_rec"] == 3e38 and diverged["diverged_at"] == 0
+    assert diverged["diverged_reason"] == "non-finite loss at iteration 0" and np.isnan(diverged["kl_paper"])
+    assert pd.isna(healthy["diverged_at"]) and pd.isna(healthy["diverged_reason"])
+    assert np.isfinite(healthy[["kl_paper", "jsd_paper", "gnelbo_paper"]].to_numpy(dtype=float)).all()
