@@ -13,7 +13,7 @@ import pytest
 from vaepriors.evaluation.image_selection import (
     NO_FINITE_R, SELECTED, MissingKeyError, load_records, records_frame, select_r_entropy, sweep_summary,
 )
-from vaepriors.reporting.image_tables import PriorColumn, describe_extractor, write_table2, write_table5
+from vaepriors.reporting.image_tables import TABLE_METRICS, PriorColumn, describe_extractor, write_table2, write_table5
 from vaepriors.reporting.paper_values_images import (
     TABLE2, TABLE2_CONFIGURATIONS, TABLE2_R_ENTROPY, TABLE5, TABLE5_CONFIGURATIONS, TABLE5_R_ENTROPY,
 )
@@ -173,3 +173,20 @@ def test_paper_table2_is_table5_subset_and_matches_paper_bold():
     assert set(TABLE5_R_ENTROPY.values()) == {0.0, 1.0, 10.0, 100.0} and len(TABLE5_R_ENTROPY) == 3 * 9
     assert len(TABLE5) == 3 * 7 and all(set(cells) == set(TABLE5_CONFIGURATIONS) for cells in TABLE5.values())
     assert np.isnan(TABLE5[("cifar10", "entropy")]["mog10_lc_ip"].pm)  # printed "0.0" without ±
+
+
+def test_an_all_diverged_configuration_reads_diverged_in_the_tables_and_figure4_still_renders(tmp_path):
+    """Every run of flow_ip diverged (issue 11, fault 2): its cells read 'diverged (3/3)', not the not-run dash, the
+    caption says what that means, and Figure 4, whose every configuration has no r to show, is still written with a
+    panel that says so instead of failing with "needs at least one input file"."""
+    from vaepriors.cli import main
+
+    records = ([_record("mnist", "flow_ip", r, seed, NAN, diverged=True) for r, seed in ((0, 0), (0, 1), (10, 0))]
+               + [_record("mnist", "sg", 0, 0, NAN, diverged=False)])
+    paths = _write(tmp_path, records)
+    write_table5(paths, tmp_path / "t5.tex", tmp_path / "t5.csv")
+    tex = (tmp_path / "t5.tex").read_text()
+    assert tex.count("diverged (3/3)") == len(TABLE_METRICS) and "diverged ($k$/$n$)" in tex
+    latents = str(tmp_path / "images" / "mnist" / "eval" / "flow_ip" / "r0" / "seed0_latents.npz")  # never written
+    main(["figure4", "--evaluations", *map(str, paths), "--latents", latents, "--out", str(tmp_path / "figure4.png")])
+    assert (tmp_path / "figure4.png").stat().st_size > 0 and (tmp_path / "figure4.pdf").exists()

@@ -17,6 +17,23 @@ def _selected(paths: list[str], evaluations: list[str], key: str) -> list[str]:
     return [path for path, k in zip(paths, keys) if (k.dataset, k.configuration, k.r_entropy) in keep]
 
 
+def _failed(evaluations: list[str], key: str) -> dict[tuple[str, str], str]:
+    """(dataset, configuration) -> 'diverged (k/n)' for each configuration without an r_entropy to show (every run
+    of its sweep diverged or is non-finite), so that its panels say so instead of the figure failing."""
+    from vaepriors.evaluation.image_selection import NO_FINITE_R, load_records, select_r_entropy, sweep_summary
+    from vaepriors.reporting.latex import diverged_cell
+
+    records = load_records(evaluations)
+    chosen = select_r_entropy(records, key)
+    failed = chosen.loc[chosen["status"] == NO_FINITE_R, ["dataset", "configuration"]].itertuples(index=False)
+    counts = sweep_summary(records, [key]).groupby(["dataset", "configuration"])[["n_diverged", "n_runs"]].sum()
+    texts = {}
+    for cell in failed:
+        n_diverged, n_runs = (int(counts.loc[tuple(cell), column]) for column in ("n_diverged", "n_runs"))
+        texts[tuple(cell)] = diverged_cell(n_diverged, n_runs) if n_diverged else "no finite FID"
+    return texts
+
+
 def table(args) -> None:
     from vaepriors.reporting.image_tables import write_table2, write_table5
 
@@ -30,10 +47,12 @@ def latent_figure(args) -> None:
     from vaepriors.reporting import image_figures
 
     latents = _selected(args.latents, args.evaluations, args.selection_fid)
+    failed = _failed(args.evaluations, args.selection_fid)
     if args.command == "figure8":
-        image_figures.plot_figure8(latents, args.out)
+        image_figures.plot_figure8(latents, args.out, failed=failed)
     else:
-        image_figures.plot_figure4(latents, _selected(args.tsne, args.evaluations, args.selection_fid), args.out)
+        image_figures.plot_figure4(latents, _selected(args.tsne, args.evaluations, args.selection_fid), args.out,
+                                   failed=failed)
 
 
 def figure9(args) -> None:

@@ -10,12 +10,11 @@ from pathlib import Path
 from vaepriors.cli.common import add_capture, add_runtime, capture_requested, setup
 
 
-def _runs(args) -> tuple:
-    from vaepriors.evaluation.selection import optimum_betas
+def _runs(args, optimum) -> tuple:
     from vaepriors.training.config import RunSpec
 
-    if args.optimum_from:
-        betas = [optimum_betas(args.optimum_from)]
+    if optimum is not None:
+        betas = [optimum.betas]
     elif args.betas:
         betas = [tuple(args.betas)]
     else:
@@ -25,6 +24,7 @@ def _runs(args) -> tuple:
 
 
 def toy_train(args) -> None:
+    from vaepriors.evaluation.selection import grid_optimum
     from vaepriors.training.config import ToyTrainConfig
     from vaepriors.training.toy_trainer import ToyTrainer, save_runs
 
@@ -32,11 +32,15 @@ def toy_train(args) -> None:
     names = {f.name for f in fields(ToyTrainConfig)} - {"runs"}
     values = {name: getattr(args, name) for name in names}
     values["milestones"] = tuple(values["milestones"])
-    config = ToyTrainConfig(**values, runs=_runs(args))
-    logging.getLogger(__name__).info("training %d runs of %s/%s", len(config.runs), config.dataset,
-                                     config.configuration)
+    optimum = grid_optimum(args.optimum_from) if args.optimum_from else None
+    config = ToyTrainConfig(**values, runs=_runs(args, optimum))
+    log = logging.getLogger(__name__)
+    log.info("training %d runs of %s/%s", len(config.runs), config.dataset, config.configuration)
     checkpoint = Path(f"{args.out}.checkpoint")
     trainer = ToyTrainer(config, device, capture=capture_requested(args, device))
+    if optimum is not None and optimum.unselectable:
+        log.warning("%s; every run is recorded as diverged", optimum.unselectable)
+        trainer.mark_diverged(optimum.unselectable)
     save_runs(trainer.train(log_every=args.log_every, checkpoint=checkpoint), args.out)
     checkpoint.unlink(missing_ok=True)
 

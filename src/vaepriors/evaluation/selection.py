@@ -5,6 +5,7 @@ Used both to train the seeds at the optimum (``toy-train --optimum-from``) and t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +33,32 @@ def select_optimum(grid: pd.DataFrame, criterion: str = SELECTION_METRIC) -> pd.
     return grid.iloc[candidates[np.argmin(values[candidates])]]
 
 
-def optimum_betas(metrics_csv: str | Path) -> tuple[float, float, float]:
-    """(beta_rec, beta_kl, beta_neg) of the grid optimum stored in a metrics CSV."""
+@dataclass(frozen=True)
+class GridOptimum:
+    """The betas to train the seeds at; ``unselectable`` says why the grid had no optimum (every point diverged or
+    non-finite), in which case the betas are its first point's, so that the seed job still runs and writes runs
+    marked as diverged for the tables instead of blocking them."""
+
+    betas: tuple[float, float, float]
+    unselectable: str | None = None
+
+
+def _betas(row: pd.Series) -> tuple[float, float, float]:
+    return float(row["beta_rec"]), float(row["beta_kl"]), float(row["beta_neg"])
+
+
+def grid_optimum(metrics_csv: str | Path) -> GridOptimum:
+    """The grid optimum stored in a metrics CSV (lowest ``SELECTION_METRIC``), or its first point marked
+    unselectable when no point is selectable."""
     grid = pd.read_csv(metrics_csv, dtype={"diverged_at": str})
     missing = {SELECTION_METRIC, "diverged_at", "beta_rec", "beta_kl", "beta_neg"} - set(grid.columns)
     if missing:
         raise ValueError(f"{metrics_csv}: not a grid metrics CSV, missing column(s) {sorted(missing)}")
+    if grid.empty:
+        raise ValueError(f"{metrics_csv}: the grid metrics CSV has no runs; evaluate the grid job again")
     best = select_optimum(grid)
-    if best is None:
-        raise ValueError(f"{metrics_csv}: no finite {SELECTION_METRIC} among {len(grid)} grid runs: all diverged")
-    return float(best["beta_rec"]), float(best["beta_kl"]), float(best["beta_neg"])
+    if best is not None:
+        return GridOptimum(_betas(best))
+    reason = (f"not trained: no grid point of {metrics_csv} is selectable ({int(diverged(grid).sum())} of "
+              f"{len(grid)} diverged, none with a finite {SELECTION_METRIC})")
+    return GridOptimum(_betas(grid.iloc[0]), reason)

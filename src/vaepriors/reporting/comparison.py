@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from vaepriors.reporting.latex import diverged_mark, pm_cell
+from vaepriors.reporting.latex import diverged_mark, no_value_cell, pm_cell
 from vaepriors.reporting.metrics import METRIC_LABELS, SUMMARY_METRICS
 from vaepriors.reporting.paper_values import DATASET_NAMES, DATASETS, PaperTable
 
@@ -54,9 +54,12 @@ def compare(summary: pd.DataFrame, columns: Mapping[str, str | None], paper: Pap
 
 
 def _ours_cell(row: pd.Series) -> str:
-    """'mean ± sem' plus the diverged-runs mark; blank for a paper-only column."""
+    """'mean ± sem' plus the diverged-runs mark, 'diverged (k/n)' when no run left a value; blank for a
+    paper-only column."""
     if pd.isna(row["configuration"]):
         return ""
+    if not np.isfinite(row["ours_mean"]):
+        return no_value_cell(int(row["n_diverged"]), int(row["n_runs"]))
     return pm_cell(row["ours_mean"], row["ours_sem"]) + diverged_mark(row["n_diverged"])
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from vaepriors.reporting.aggregate import seed_statistics
 from vaepriors.reporting.image_tables import describe_extractor
-from vaepriors.reporting.latex import NOT_RUN, diverged_mark, render, write_text
+from vaepriors.reporting.latex import DIVERGED_NOTE, NOT_RUN, diverged_mark, no_value_cell, render, write_text
 from vaepriors.reporting.paper_values_dpvae import (
     DATASET_NAMES, METRIC_NOTES, MODEL_NAMES, PRIORS, REGULARISERS, TABLE1, TABLE1_DATASETS, TABLE1_PRINTED,
     Configuration,
@@ -131,10 +131,11 @@ def table_rows(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ours_cell(row: pd.Series, decimals: int) -> str:
-    """'mean ± sem' (n >= 2), the mean alone (n = 1) or the not-run dash, with the diverged-runs mark."""
+    """'mean ± sem' (n >= 2), the mean alone (n = 1) with the diverged-runs mark; 'diverged (k/n)' when no run
+    left a value because runs diverged, else the not-run dash."""
     if row["n"] == 0:
-        text = NOT_RUN
-    elif row["n"] == 1:
+        return no_value_cell(int(row["n_diverged"]), int(row["n_runs"]))
+    if row["n"] == 1:
         text = f"{row['mean']:.{decimals}f}"
     else:
         text = f"{row['mean']:.{decimals}f} $\\pm$ {row['sem']:.{decimals}f}"
@@ -184,8 +185,7 @@ CAPTION = (
     "(the paper's text) and in the generation space $z_0$ (the authors' code, which the paper's numbers come from). "
     "NLL: importance-sampled $-\\log p(x)$ in nats per example; the paper's ``NLL ($\\times 10^3$)'' is the "
     "batch-summed negative ELBO divided by 1000 and is printed beside ours of that definition. The paper prints "
-    "single numbers; its FID (LP) selects samples with the authors' per-batch score. -- : not run; $^{(k)}$: $k$ "
-    "runs diverged and are left out."
+    "single numbers; its FID (LP) selects samples with the authors' per-batch score. -- : not run; " + DIVERGED_NOTE
 )
 
 

@@ -21,7 +21,9 @@ import pandas as pd
 from vaepriors.evaluation.image_selection import (
     NO_FINITE_R, SELECTION_KEY, load_records, select_r_entropy, sweep_summary,
 )
-from vaepriors.reporting.latex import NOT_RUN, diverged_mark, number_cell, pm_cell, render, write_text
+from vaepriors.reporting.latex import (
+    DIVERGED_NOTE, NOT_RUN, diverged_mark, no_value_cell, number_cell, pm_cell, render, write_text,
+)
 from vaepriors.reporting.paper_values import PaperTable, Reported
 from vaepriors.reporting.paper_values_images import (
     IMAGE_DATASET_NAMES, IMAGE_DATASETS, TABLE2, TABLE2_R_ENTROPY, TABLE5, TABLE5_R_ENTROPY,
@@ -194,6 +196,13 @@ def _ours_cells(chosen: pd.DataFrame, metric: ImageMetric) -> dict[str, str]:
     return _bold(cells, stats["mean"].to_dict(), metric.better)
 
 
+def _unselected_cells(block: pd.DataFrame, metric: ImageMetric) -> dict[str, str]:
+    """For each configuration without a finite r: 'diverged (k/n)' over its whole sweep, or the dash."""
+    rows = block[(block["selection_status"] == NO_FINITE_R) & (block["metric"] == metric.key)]
+    counts = rows.groupby("configuration")[["n_diverged", "n_runs"]].sum()
+    return {c: no_value_cell(int(row["n_diverged"]), int(row["n_runs"])) for c, row in counts.iterrows()}
+
+
 def _paper_cells(cells: Mapping[str, Reported], configurations: Sequence[str], better: str | None) -> dict[str, str]:
     """The paper's row over the configurations we show (bold among them)."""
     shown = {c: cells[c] for c in configurations if c in cells}
@@ -225,7 +234,7 @@ def _dataset_rows(long: pd.DataFrame, dataset: str, configurations: Sequence[str
         rows.append(((name, r_label, "paper"), paper_r_cells))
     for metric in TABLE_METRICS:
         label = metric.label.format(extractor=extractor)
-        rows.append(((name, label, "ours"), _ours_cells(chosen, metric)))
+        rows.append(((name, label, "ours"), _unselected_cells(block, metric) | _ours_cells(chosen, metric)))
         cells = _paper_cells(paper.get((dataset, metric.key), {}), configurations, metric.better)
         if cells:
             source = "paper" if comparable or not metric.uses_extractor else "paper (Inception, not comparable)"
@@ -262,8 +271,7 @@ def _caption(title: str, long: pd.DataFrame, key: str) -> str:
         "Paper-compatible FIDs use batch-statistics BatchNorm in the feature extractor, as the authors' code; "
         "the extractor is named in each row. The paper's FIDs are paper-compatible Inception FIDs: next to FIDs of "
         "another extractor they are context only (``not comparable''). Bold: best of the row (lowest FID, highest "
-        "otherwise). -- : not run; none: no $r_{\\text{entropy}}$ with a finite FID in any seed; $^{(k)}$: $k$ runs "
-        "diverged and are left out."
+        "otherwise). -- : not run; none: no $r_{\\text{entropy}}$ with a finite FID in any seed; " + DIVERGED_NOTE
     )
 
 

@@ -9,7 +9,7 @@ weights give every dot the same size, as for a MoG without learnable contributio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 
 import numpy as np
@@ -85,6 +85,11 @@ def _cells(paths: Iterable[PathLike], draw: Callable[[PathLike, Axes], np.ndarra
     return cells
 
 
+def _with_failed(cells: dict[Cell, Drawer], failed: Mapping[Cell, str]) -> dict[Cell, Drawer]:
+    """``cells`` plus, for each failed cell without an input, a panel that says why (e.g. 'diverged (3/3)')."""
+    return {**{cell: partial(absent_panel, text=text) for cell, text in failed.items()}, **cells}
+
+
 def _datasets(*cell_maps: dict[Cell, Drawer]) -> list[str]:
     return ordered_datasets(dataset for cells in cell_maps for dataset, _ in cells)
 
@@ -130,11 +135,13 @@ def _check_points(points: str) -> None:
         raise ValueError(f"points must be one of {POSTERIOR_POINTS}, got {points!r}")
 
 
-def plot_figure8(latents_files: Iterable[PathLike], out: PathLike, points: str = "z") -> Figure:
+def plot_figure8(latents_files: Iterable[PathLike], out: PathLike, points: str = "z",
+                 failed: Mapping[Cell, str] = {}) -> Figure:
     """Paper Fig. 8: first two latent dimensions of the aggregated posterior and the prior means, per dataset
-    (rows) and configuration (columns), from one _latents.npz per cell."""
+    (rows) and configuration (columns), from one _latents.npz per cell; ``failed`` cells (no run to show, e.g. all
+    diverged) get a panel with their text."""
     _check_points(points)
-    cells = _cells(latents_files, partial(draw_latent_panel, points=points))
+    cells = _with_failed(_cells(latents_files, partial(draw_latent_panel, points=points)), failed)
     return _table_figure([_dataset_row(cells, dataset) for dataset in _datasets(cells)], out)
 
 
@@ -146,12 +153,12 @@ def plot_figure9(tsne_files: Iterable[PathLike], out: PathLike) -> Figure:
 
 
 def plot_figure4(latents_files: Iterable[PathLike], tsne_files: Iterable[PathLike], out: PathLike,
-                 points: str = "z") -> Figure:
+                 points: str = "z", failed: Mapping[Cell, str] = {}) -> Figure:
     """Paper Fig. 4: per dataset, a row of first-two-dimension panels (as Fig. 8) over a row of t-SNE panels
-    (as Fig. 9), one column per Table-5 configuration."""
+    (as Fig. 9), one column per Table-5 configuration; ``failed`` cells get a panel with their text."""
     _check_points(points)
-    latent_cells = _cells(latents_files, partial(draw_latent_panel, points=points))
-    tsne_cells = _cells(tsne_files, draw_tsne_panel)
+    latent_cells = _with_failed(_cells(latents_files, partial(draw_latent_panel, points=points)), failed)
+    tsne_cells = _with_failed(_cells(tsne_files, draw_tsne_panel), failed)
     rows = [row for dataset in _datasets(latent_cells, tsne_cells)
             for row in (_dataset_row(latent_cells, dataset, "\nlatent dims 1-2"),
                         _dataset_row(tsne_cells, dataset, "\nt-SNE"))]

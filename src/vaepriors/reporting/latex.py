@@ -23,6 +23,22 @@ def diverged_mark(n_diverged: int) -> str:
     return f"$^{{({n_diverged})}}$" if n_diverged else ""
 
 
+def diverged_cell(n_diverged: int, n_runs: int) -> str:
+    """A cell whose runs left no finite value because k of its n runs diverged: 'diverged (k/n)', never the not-run
+    dash (the runs exist; a reader must see that they failed)."""
+    return f"diverged ({n_diverged}/{n_runs})"
+
+
+def no_value_cell(n_diverged: int, n_runs: int) -> str:
+    """The cell of a mean that is not finite: ``diverged_cell`` when some of its runs diverged, else the dash."""
+    return diverged_cell(n_diverged, n_runs) if n_diverged else NOT_RUN
+
+
+# How the tables' captions explain the two marks above.
+DIVERGED_NOTE = (r"diverged ($k$/$n$): $k$ of the cell's $n$ runs diverged and none left a finite value; "
+                 r"$^{(k)}$: $k$ runs diverged and are left out.")
+
+
 def number_cell(value: float) -> str:
     """A hyperparameter as the paper prints it (0.05, 0.2, 1), or the not-run dash."""
     return f"{value:g}" if math.isfinite(value) else NOT_RUN

@@ -15,7 +15,7 @@ import pandas as pd
 from vaepriors.evaluation.selection import select_optimum, selectable
 from vaepriors.reporting.aggregate import GRID_COLUMNS, read_metrics, summarise
 from vaepriors.reporting.comparison import compare, display_frame
-from vaepriors.reporting.latex import number_cell, render, write_text
+from vaepriors.reporting.latex import DIVERGED_NOTE, number_cell, render, write_text
 from vaepriors.reporting.paper_values import (
     DATASET_NAMES, DATASETS, TABLE1, TABLE1_CONFIGURATIONS, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4, Betas,
 )
@@ -44,7 +44,7 @@ _METRICS_NOTE = (
     r"``paper'' is the value the paper reports. gnELBO ($\times 10^{7}$), KL and JSD are the paper-compatible "
     r"metrics of the authors' code (histogram KL(real$\|$fake) and reversed JSD, both in density units / 100); "
     r"KL\textsubscript{mass}, JSD\textsubscript{true} and LL\textsubscript{grid} are corrected metrics without a "
-    r"paper value. -- : not run; $^{(k)}$: $k$ runs diverged and are left out."
+    r"paper value. -- : not run; " + DIVERGED_NOTE
 )
 
 

@@ -193,6 +193,12 @@ class IntervalTrainer(ABC):
     def interval_end(self, start: int, settings: LoopSettings) -> int:
         return min(settings.total, (start // settings.log_every + 1) * settings.log_every)
 
+    def mark_diverged(self, reason: str) -> None:
+        """Record every run as diverged at unit 0 for ``reason`` without training it (e.g. a grid with no point to
+        train at): the job still writes its runs, and the evaluation and tables report them as diverged."""
+        self.divergences = [RunDivergence(run, 0, reason) for run in range(self.runs)]
+        self.monitor.reported = set(range(self.runs))
+
     def resume(self, checkpoint: Checkpoint, unit_name: str) -> bool:
         """Load ``checkpoint`` if it holds a state of this configuration; True if it did."""
         state = checkpoint.load()
