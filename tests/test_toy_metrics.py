@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vaepriors.evaluation import toy_metrics as m
-from vaepriors.evaluation.selection import optimum_betas
+from vaepriors.evaluation.selection import GridOptimum, grid_optimum
 
 # Two bins per axis on [-1, 1]^2: every bin has area 1, so densities equal probability masses.
 LOW, HIGH = (-0.5, -0.5), (0.5, 0.5)
@@ -51,11 +51,11 @@ def test_grid_log_likelihood_of_a_constant_nelbo_is_minus_log_window_area():
     assert m.grid_log_likelihood(grid, np.full(5, constant), half_width) == pytest.approx(expected)
 
 
-def test_optimum_betas_reads_the_grid_csv_and_explains_a_fully_diverged_grid(tmp_path):
+def test_grid_optimum_reads_the_grid_csv_and_marks_a_fully_diverged_grid(tmp_path):
     path = tmp_path / "metrics.csv"
     path.write_text("run,beta_rec,beta_kl,beta_neg,diverged_at,kl_paper\n0,0.2,0.3,0.9,,nan\n"
                     "1,0.4,0.3,0.6,,2.0\n2,0.8,0.1,0.1,,1.0\n3,1.0,0.1,0.2,,1.0\n4,1.0,1.0,1.0,7,0.5\n")
-    assert optimum_betas(path) == (0.8, 0.1, 0.1)
-    path.write_text("run,beta_rec,beta_kl,beta_neg,diverged_at,kl_paper\n0,0.2,0.3,0.9,12,nan\n")
-    with pytest.raises(ValueError, match="diverged"):
-        optimum_betas(path)
+    assert grid_optimum(path) == GridOptimum((0.8, 0.1, 0.1))
+    path.write_text("run,beta_rec,beta_kl,beta_neg,diverged_at,kl_paper\n0,0.2,0.3,0.9,12,nan\n1,0.4,0.3,0.6,3,nan\n")
+    optimum = grid_optimum(path)  # the first point, deterministically, marked for the seed job and the tables
+    assert optimum.betas == (0.2, 0.3, 0.9) and "2 of 2 diverged" in optimum.unselectable

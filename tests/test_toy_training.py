@@ -146,3 +146,36 @@ def test_a_diverging_grid_point_of_the_decoupled_prior_is_recorded_by_the_clis(t
     assert diverged["diverged_reason"] == "non-finite loss at iteration 0" and np.isnan(diverged["kl_paper"])
     assert pd.isna(healthy["diverged_at"]) and pd.isna(healthy["diverged_reason"])
     assert np.isfinite(healthy[["kl_paper", "jsd_paper", "gnelbo_paper"]].to_numpy(dtype=float)).all()
+
+
+def test_a_fully_diverged_grid_gives_diverged_seed_runs_and_every_table_and_figure3_still_render(tmp_path):
+    """No selectable grid point made `toy_train_seeds` raise, so Tables 1, 4 and Figure 3 were not rendered (issue
+    11, fault 2): the seed job now writes runs recorded as diverged with the reason, and the tables print
+    'diverged (2/2)' in their cells."""
+    import pandas as pd
+
+    from vaepriors.cli import main
+
+    grid = tmp_path / "grid.csv"
+    pd.DataFrame({"run": [0, 1], "seed": [0, 0], "beta_rec": [3e38, 1e38], "beta_kl": [0.3, 0.3],
+                  "beta_neg": [0.9, 0.9], "diverged_at": [0, 4], "kl_paper": [float("nan")] * 2}).to_csv(grid)
+    runs, metrics, samples = (tmp_path / name for name in ("runs.pt", "metrics.csv", "samples.npz"))
+    main(["toy-train", "--dataset", "8Gaussian", "--configuration", "sintro_sg", "--model", "sintro", "--prior",
+          "standard_gaussian", "--iterations", "12", "--warmup", "6", "--milestones", "10", "--batch-size", "16",
+          "--hidden", "8", "--hidden-layers", "1", "--mc-samples", "2", "--optimum-from", str(grid),
+          "--seeds", "0", "1", "--out", str(runs), "--device", "cpu"])
+    trained = load_runs(runs)
+    assert trained.diverged_at == [0, 0] and trained.config.runs[0].beta_rec == 3e38
+    assert trained.reasons[0].startswith(f"not trained: no grid point of {grid} is selectable (2 of 2 diverged")
+    main(["toy-evaluate", "--runs", str(runs), "--metrics", str(metrics), "--samples", str(samples),
+          "--hist-samples", "100", "--bins", "10", "--grid-size", "8", "--gnelbo-batches", "1",
+          "--gnelbo-batch-size", "8", "--mc-samples", "2", "--figure-samples", "16", "--figure-grid", "8",
+          "--device", "cpu"])
+    assert pd.read_csv(metrics)["diverged_reason"].tolist() == trained.reasons
+    for table in ("table1", "table4"):
+        main([table, "--metrics", str(metrics), "--out-tex", str(tmp_path / f"{table}.tex"),
+              "--out-csv", str(tmp_path / f"{table}.csv")])
+        tex = (tmp_path / f"{table}.tex").read_text()
+        assert "diverged (2/2)" in tex and "diverged ($k$/$n$)" in tex, table
+    main(["figure3", "--samples", str(samples), "--out", str(tmp_path / "figure3.png")])
+    assert (tmp_path / "figure3.png").stat().st_size > 0 and (tmp_path / "figure3.pdf").exists()

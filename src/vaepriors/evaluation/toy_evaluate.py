@@ -114,5 +114,6 @@ class ToyEvaluator:
         return {"real": _numpy(self.real(cfg.figure_samples)[0]), "fake": _numpy(self.generate(cfg.figure_samples)),
                 "density": _numpy(density), "half_width": np.array(self.half_width),
                 "seeds": np.array([r.seed for r in self.runs.config.runs]), "run": np.arange(len(self.rnd)),
+                "diverged": np.array([at is not None for at in self.runs.diverged_at]),
                 "prior_mu": _numpy(prior_mu), "prior_weight": _numpy(prior_weight),
                 "dataset": np.array(self.runs.config.dataset), "configuration": np.array(self.runs.config.configuration)}

@@ -55,9 +55,10 @@ def _density(ax: Axes, run: SampleSet) -> None:
     _window(ax, h)
 
 
-def _not_run(ax: Axes) -> None:
-    """An empty panel that says the configuration is absent from the inputs."""
-    ax.text(0.5, 0.5, "not run", ha="center", va="center", color="0.5", transform=ax.transAxes)
+def _not_run(ax: Axes, text: str = "not run") -> None:
+    """An empty panel that says why there is nothing to show: the configuration is absent from the inputs, or its
+    run diverged."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", color="0.5", transform=ax.transAxes)
     ax.set_box_aspect(1)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -70,12 +71,15 @@ def _ordered(datasets: Iterable[str]) -> list[str]:
 
 
 def _figure3_row(axes: np.ndarray, runs: dict[str, SampleSet]) -> None:
-    """Real data, then density and samples for each Figure-3 configuration (or 'not run')."""
+    """Real data, then density and samples for each Figure-3 configuration (or 'not run', or 'diverged')."""
     first = next(iter(runs.values()))
     _scatter(axes[0], first.real, first.half_width, "tab:blue")
     for i, configuration in enumerate(FIGURE3_CONFIGURATIONS):
         density_ax, samples_ax = axes[1 + 2 * i], axes[2 + 2 * i]
-        if configuration in runs:
+        if configuration in runs and runs[configuration].diverged:
+            _not_run(density_ax, "diverged")
+            _not_run(samples_ax, "diverged")
+        elif configuration in runs:
             _density(density_ax, runs[configuration])
             _scatter(samples_ax, runs[configuration].fake, runs[configuration].half_width, "tab:red")
         else:

@@ -19,6 +19,7 @@ class SampleSet:
     density: np.ndarray  # (G, G), row i = y (increasing with i), column j = x
     half_width: float  # the window is [-half_width, half_width]^2
     seed: int | None
+    diverged: bool = False  # the run's training diverged: its samples are not a result (Figure 3 says so instead)
 
 
 def _as_str(value: np.ndarray) -> str:
@@ -56,4 +57,5 @@ def load_samples(path: str | Path) -> SampleSet:
             dataset=dataset, configuration=configuration, real=npz["real"], fake=npz["fake"][index],
             density=npz["density"][index], half_width=float(npz["half_width"]),
             seed=None if seeds is None else int(seeds[index]),
+            diverged="diverged" in npz and bool(npz["diverged"][index]),
         )
