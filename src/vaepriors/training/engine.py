@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from vaepriors.atomic import save_atomic
+from vaepriors.state_files import load_state_file
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]
@@ -100,12 +101,6 @@ def config_differences(saved: dict, current: dict) -> list[str]:
     return lines
 
 
-def load_state(path: str | Path) -> dict:
-    """A state file written by the workflow, loaded without executing code (``weights_only``) on the CPU (RNG
-    states must stay CPU tensors; model and optimiser states are copied to their device by ``load_state_dict``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 class Checkpoint:
     """An atomic training-state file bound to one configuration (``config`` is its ``to_dict()``)."""
 
@@ -119,7 +114,8 @@ class Checkpoint:
         """The saved state, or None if there is none or it belongs to another configuration (then moved aside)."""
         if not self.path.exists():
             return None
-        state = load_state(self.path)
+        state = load_state_file(self.path, "a training checkpoint", "the training job that resumes from it",
+                                ("config",))
         differences = config_differences(state["config"], self.config)
         if not differences:
             return state
