@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from vaepriors.atomic import save_atomic
 from vaepriors.state_files import load_state_file
+from vaepriors.training.cpu_projection import CpuProjection
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]
@@ -205,6 +206,7 @@ class IntervalTrainer(ABC):
             self.resume(checkpoint, settings.unit_name)
         bar = tqdm(total=settings.total, initial=self.position, unit=settings.unit_name, disable=not settings.progress,
                    mininterval=settings.progress_seconds, dynamic_ncols=False, ncols=100)
+        projection = CpuProjection(self.device, self.position, settings.total, settings.unit_name)
         while self.position < settings.total and len(self.diverged_runs) < self.runs:
             start, end = self.position, self.interval_end(self.position, settings)
             self.begin_interval(start)
@@ -215,6 +217,7 @@ class IntervalTrainer(ABC):
                 for name, value in terms.items():
                     sums[name] = sums.get(name, 0) + value.detach()
                 bar.update(1)
+                projection.tick(unit + 1)
             new = self.monitor.poll(settings.unit_name)
             for divergence in new:
                 log.warning("run %d diverged: %s", divergence.run, divergence.reason)
@@ -223,6 +226,7 @@ class IntervalTrainer(ABC):
                    **self.end_interval(start, end, new)}
             self.history.append(row)
             self.position = end
+            projection.tick(end, interval_ended=True)
             log.info("%s %d/%d %s", settings.unit_name, end, settings.total, _summary(row))
             due = settings.checkpoint_every and end % settings.checkpoint_every == 0
             if checkpoint is not None and (due or new) and end < settings.total:
