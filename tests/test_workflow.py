@@ -170,6 +170,16 @@ def test_reduced_dag():
     assert counts["dpvae_train"] == 2 * 5 * 2  # stacks: two moons and Fashion-MNIST x 5 regularisers x 2 priors
 
 
+def test_the_default_profile_prints_a_failed_jobs_log():
+    """profiles/default applies whenever no workflow profile is given: a failed job shows its log on the console (the
+    error naming the file or key and the fix), not only the log's path. The SLURM profile, which replaces it, too."""
+    for name in ("default", "slurm"):
+        assert yaml.safe_load((ROOT / "profiles" / name / "config.yaml").read_text())["show-failed-logs"] is True, name
+    result = snakemake("results/figures/figure6.png", "--dry-run", "--forceall", "--quiet", "all")
+    assert result.returncode == 0, result.stdout
+    assert "Using workflow specific profile profiles/default" in result.stdout
+
+
 def test_parsing_the_workflow_does_not_import_torch():
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "snakemake", "all", "--dry-run", "--quiet"],
