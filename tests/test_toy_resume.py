@@ -7,7 +7,7 @@ import torch
 
 from conftest import kill_after_checkpoint
 
-from vaepriors.training.engine import load_state
+from vaepriors.state_files import load_state_file
 
 FLAGS = ["--dataset", "8Gaussian", "--configuration", "sintro_mog_lc_ip", "--model", "sintro", "--prior", "vamp",
          "--components", "4", "--learnable-contributions", "--intro-prior", "--convert-to-mog", "--iterations", "400",
@@ -36,7 +36,8 @@ def test_killed_2d_job_resumes_to_the_uninterrupted_result(tmp_path):
     assert f"resumed from {checkpoint} at iteration {killed_at}" in log
     assert not checkpoint.exists()
 
-    straight, resumed = load_state(tmp_path / "straight.pt"), load_state(out)
+    straight = load_state_file(tmp_path / "straight.pt", "a 2D runs file", "toy-train")
+    resumed = load_state_file(out, "a 2D runs file", "toy-train")
     assert straight["prior"] == resumed["prior"] == "MixtureOfGaussiansPrior"
     for key, value in straight["state"].items():
         torch.testing.assert_close(resumed["state"][key], value, rtol=0, atol=0, msg=key)

@@ -58,6 +58,22 @@ def test_invalid_configurations_name_the_problem(overrides, message):
         tiny_config(**overrides)
 
 
+@pytest.mark.parametrize("betas", [(-1.0, 1.0, 1.0), (1.0, 0.0, 1.0), (1.0, 1.0, float("nan"))])
+def test_non_positive_betas_are_rejected_naming_the_run(betas):
+    with pytest.raises(ValueError, match=r"invalid 2D run \(seed 3\): betas must be positive and finite"):
+        RunSpec(3, *betas)
+
+
+def test_toy_train_cli_rejects_a_negative_beta_before_training(capsys):
+    from vaepriors.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["toy-train", "--dataset", "8Gaussian", "--configuration", "c", "--model", "vae",
+                                   "--prior", "standard_gaussian", "--betas", "-1", "1", "1", "--seeds", "0",
+                                   "--out", "runs.pt"])
+    assert "argument --betas: -1 is not a positive finite number" in capsys.readouterr().err
+
+
 def test_divergence_is_recorded_per_run_and_other_runs_go_on():
     runs = (RunSpec(0, 0.2, 0.3, 0.9), RunSpec(1, 0.2, 0.3, 0.9))
     trainer = ToyTrainer(tiny_config(runs=runs, lr=1e-3))

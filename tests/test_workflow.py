@@ -170,6 +170,16 @@ def test_reduced_dag():
     assert counts["dpvae_train"] == 2 * 5 * 2  # stacks: two moons and Fashion-MNIST x 5 regularisers x 2 priors
 
 
+def test_the_default_profile_prints_a_failed_jobs_log():
+    """profiles/default applies whenever no workflow profile is given: a failed job shows its log on the console (the
+    error naming the file or key and the fix), not only the log's path. The SLURM profile, which replaces it, too."""
+    for name in ("default", "slurm"):
+        assert yaml.safe_load((ROOT / "profiles" / name / "config.yaml").read_text())["show-failed-logs"] is True, name
+    result = snakemake("results/figures/figure6.png", "--dry-run", "--forceall", "--quiet", "all")
+    assert result.returncode == 0, result.stdout
+    assert "Using workflow specific profile profiles/default" in result.stdout
+
+
 def test_parsing_the_workflow_does_not_import_torch():
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "snakemake", "all", "--dry-run", "--quiet"],
@@ -226,6 +236,33 @@ def test_lint():
             {"toy": {"reported_betas": {"rings": None}}}, "None is not of type 'object'", id="missing-betas"
         ),
         pytest.param({"jobs": {"train": {"runtime": 30}}}, "30 is not of type 'string'", id="runtime-unit"),
+        pytest.param({"dpvae": {"training": {"iterationz": 5}}}, "('iterationz' was unexpected)", id="dpvae-typo"),
+        pytest.param(
+            {"dpvae": {"per_dataset": {"moons": {"iterations": "3000"}}}},
+            "On instance['dpvae']['per_dataset']['moons']['iterations']",
+            id="dpvae-string-for-int",
+        ),
+        pytest.param(
+            {"dpvae": {"regularisers": {"beta_h": {"regulariser_params": {"betaa": 4.0}}}}},
+            "('betaa' was unexpected)",
+            id="dpvae-regulariser-param-typo",
+        ),
+        pytest.param(
+            {"dpvae": {"regularisers": {"factor": {"regulariser_params": {"hidden": "128"}}}}},
+            "On instance['dpvae']['regularisers']['factor']['regulariser_params']['hidden']",
+            id="dpvae-regulariser-param-type",
+        ),
+        pytest.param(
+            {"images": {"figures": {"figure2b": {"configuration": "mog10_ipp"}}}},
+            "images.figures.figure2b.configuration 'mog10_ipp' is not defined in images.configurations, so figure2b "
+            "could not be drawn; use one of the study configurations ['sg', 'mog10', ",
+            id="figure-configuration-typo",
+        ),
+        pytest.param(
+            {"dpvae": {"figures": {"regulariser": "beta_hh"}}},
+            "dpvae.figures.regulariser 'beta_hh' is not a key of dpvae.regularisers; use one of ['beta_b', ",
+            id="dpvae-figure-regulariser-typo",
+        ),
     ],
 )
 def test_invalid_config_is_rejected_with_a_clear_message(tmp_path, override, message):
@@ -234,6 +271,36 @@ def test_invalid_config_is_rejected_with_a_clear_message(tmp_path, override, mes
     result = snakemake("all", "--dry-run", "--configfile", bad)
     assert result.returncode != 0
     assert message in result.stdout, result.stdout
+
+
+def test_dpvae_schema_matches_the_package_registries():
+    """The schema's dpVAE keys and enums are the configuration dataclasses' fields and the registries' names, so a
+    key the code accepts is never rejected, and one it would reject fails the dry run."""
+    from dataclasses import fields
+
+    from vaepriors.evaluation.dpvae_evaluate import DpVAEEvalConfig
+    from vaepriors.evaluation.fid import FID_EXTRACTORS
+    from vaepriors.losses.regularisers import REDUCTIONS, REGULARISERS, SAMPLING
+    from vaepriors.models.dpvae import ARCHITECTURES, PRIORS
+    from vaepriors.training.dpvae_config import TRAINER_SUPPLIED, DpVAEConfig
+
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    defs, dpvae = schema["$defs"], schema["properties"]["dpvae"]
+    per_run = {"dataset", "regulariser", "regulariser_params", "prior", "seed"}  # set per job by the workflow
+    assert set(defs["dpvae_training"]["properties"]) == {f.name for f in fields(DpVAEConfig)} - per_run
+    assert set(defs["dpvae_evaluation"]["properties"]) == {f.name for f in fields(DpVAEEvalConfig)} - {"fid_weights"}
+    assert defs["dpvae_dataset"]["enum"] == list(ARCHITECTURES)
+    assert dpvae["properties"]["priors"]["items"]["enum"] == list(PRIORS)
+    assert set(defs["dpvae_training"]["properties"]["reduction"]["enum"]) == set(REDUCTIONS)
+    assert set(defs["dpvae_evaluation"]["properties"]["fid_extractor"]["enum"]) == set(FID_EXTRACTORS)
+    regulariser = defs["dpvae_regulariser"]
+    assert set(regulariser["properties"]["regulariser"]["enum"]) == set(REGULARISERS)
+    params = {case["if"]["properties"]["regulariser"]["const"]: case["then"]["properties"]["regulariser_params"]
+              for case in regulariser["allOf"]}
+    for name, cls in REGULARISERS.items():
+        settable = {f.name for f in fields(cls) if f.init} - set(TRAINER_SUPPLIED)
+        assert set(params[name]["properties"]) == settable, name
+    assert set(params["beta_tc"]["properties"]["sampling"]["enum"]) == set(SAMPLING)
 
 
 def test_unconfigured_wildcards_are_not_planned():

@@ -10,6 +10,18 @@ DPVAE_IMAGE_DATASETS = [d for d in DPVAE_DATASETS if d != "moons"]
 FETCHED_DATASETS = list(dict.fromkeys(IMAGE_DATASETS + DPVAE_IMAGE_DATASETS))
 
 
+def _check_dpvae_figures():
+    """Figures 1, 6 and 8 read the runs of dpvae.figures.regulariser: a name that is not configured would only fail
+    inside the figure job (missing input), so it is rejected at parse time."""
+    name = DPVAE["figures"].get("regulariser")
+    if name is not None and name not in DPVAE_REGULARISERS:
+        raise WorkflowError(f"dpvae.figures.regulariser {name!r} is not a key of dpvae.regularisers; use one of "
+                            f"{sorted(DPVAE_REGULARISERS)}")
+
+
+_check_dpvae_figures()
+
+
 def dpvae_runs(datasets=None):
     """(dataset, regulariser, prior, seed) of every dpVAE run."""
     return [(d, r, p, s) for d in (datasets or DPVAE_DATASETS) for r in DPVAE_REGULARISERS

@@ -18,6 +18,21 @@ def _check_images_config():
     missing = [d for d in IMAGE_DATASETS if d not in IMAGES["per_dataset"] or d not in IMAGES["data"]["source"]]
     if missing:
         raise WorkflowError(f"images: datasets {missing} need images.per_dataset and images.data.source entries")
+    _check_figure_configurations()
+
+
+def _check_figure_configurations():
+    """Figures 2b and 5 draw study runs: a name outside images.study_configurations (a typo, or a configuration
+    not studied) would silently drop the figure, so it is an error here, at parse time."""
+    for figure in ("figure2b", "figure5"):
+        name = FIGURES.get(figure, {}).get("configuration")
+        if name is not None and name not in STUDY_CONFIGURATIONS:
+            defined = "is not defined in images.configurations" if name not in IMAGE_CONFIGURATIONS else \
+                "is not in images.study_configurations"
+            raise WorkflowError(
+                f"images.figures.{figure}.configuration {name!r} {defined}, so {figure} could not be drawn; "
+                f"use one of the study configurations {STUDY_CONFIGURATIONS}"
+                + (" or add it to images.study_configurations" if name in IMAGE_CONFIGURATIONS else ""))
 
 
 _check_images_config()
@@ -248,7 +263,7 @@ def figure2a_args(wildcards, input):
 
 def figure2b_runs():
     spec = FIGURES.get("figure2b")
-    if not spec or spec["dataset"] not in IMAGE_DATASETS or spec["configuration"] not in STUDY_CONFIGURATIONS:
+    if not spec or spec["dataset"] not in IMAGE_DATASETS:  # its configuration is checked at parse time
         return []
     return [(spec["dataset"], spec["configuration"], r, FIGURES["seed"]) for r in spec["r_entropy"]
             if r in r_values(spec["configuration"])]
@@ -265,7 +280,7 @@ def figure2b_args(wildcards, input):
 
 def figure5_run():
     spec = FIGURES.get("figure5")
-    if not spec or spec["dataset"] not in IMAGE_DATASETS or spec["configuration"] not in STUDY_CONFIGURATIONS:
+    if not spec or spec["dataset"] not in IMAGE_DATASETS:  # its configuration is checked at parse time
         return None
     return spec["dataset"], spec["configuration"], spec["r_entropy"], FIGURES["seed"]
 

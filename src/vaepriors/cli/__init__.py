@@ -14,6 +14,8 @@ from vaepriors.cli.dpvae import add_dpvae_commands
 from vaepriors.cli.image_reports import add_image_report_commands
 from vaepriors.cli.images import add_image_commands, add_image_evaluation_commands, add_overfit_encoder_command
 from vaepriors.cli.toy import add_reports, add_toy_evaluate, add_toy_train
+from vaepriors.data.checksums import DatasetError
+from vaepriors.state_files import StateFileError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if getattr(args, "grid_beta_rec", None) and not args.grid_beta_kl:
         raise SystemExit("--grid-beta-rec needs --grid-beta-kl")
-    args.handler(args)
+    try:
+        args.handler(args)
+    except (StateFileError, DatasetError) as error:  # their message names the file and the fix: no traceback
+        raise SystemExit(f"vaepriors {args.command}: {error}") from None
 
 
 if __name__ == "__main__":

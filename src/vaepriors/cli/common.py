@@ -15,8 +15,13 @@ def _device(name: str):
         claim_gpu()  # one GPU per process on a multi-GPU machine (under SLURM: the one SLURM assigned)
     import torch
 
+    if name == "auto" and not torch.cuda.is_available():
+        logging.getLogger(__name__).warning("--device auto: no CUDA device is visible, so this job runs on the CPU "
+                                            "(training logs its projected time early; --device cuda would fail "
+                                            "instead)")
+        return torch.device("cpu")
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda was requested but no CUDA device is visible; use --device auto or cpu")
     return torch.device(name)

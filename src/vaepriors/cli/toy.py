@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import logging
+import math
 from dataclasses import fields
 from pathlib import Path
 
 from vaepriors.cli.common import add_capture, add_runtime, capture_requested, setup
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: betas and multipliers weight loss terms, so they must be positive (and finite)."""
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive finite number")
+    return value
 
 
 def _runs(args, optimum) -> tuple:
@@ -93,11 +103,11 @@ def add_toy_train(sub) -> None:
     p.add_argument("--kl", choices=["mc", "closed"], default="mc")
     p.add_argument("--vamp-to-mog-weights", choices=["authors", "preserve"], default="authors")
     runs = p.add_mutually_exclusive_group(required=True)
-    runs.add_argument("--grid-beta-rec", type=float, nargs="+", help="grid search (with --grid-beta-kl)")
-    runs.add_argument("--betas", type=float, nargs=3, metavar=("BETA_REC", "BETA_KL", "BETA_NEG"))
+    runs.add_argument("--grid-beta-rec", type=positive_float, nargs="+", help="grid search (with --grid-beta-kl)")
+    runs.add_argument("--betas", type=positive_float, nargs=3, metavar=("BETA_REC", "BETA_KL", "BETA_NEG"))
     runs.add_argument("--optimum-from", help="grid metrics CSV whose lowest-kl_paper betas to train")
-    p.add_argument("--grid-beta-kl", type=float, nargs="+", default=[])
-    p.add_argument("--grid-neg-multipliers", type=float, nargs="+", default=[1.0])
+    p.add_argument("--grid-beta-kl", type=positive_float, nargs="+", default=[])
+    p.add_argument("--grid-neg-multipliers", type=positive_float, nargs="+", default=[1.0])
     p.add_argument("--seeds", type=int, nargs="+", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--log-every", type=int, default=500,

@@ -64,16 +64,34 @@ STANDARD_CHECKSUMS: dict[str, dict[str, Checksum]] = {
 }
 
 
-def verify(content: bytes | Path, label: str, expected: Checksum, fix: str) -> str:
-    """Check ``content`` (the bytes, or a file streamed from disk) against ``expected``; return its sha256.
+TITLES = {"mnist": "MNIST", "fmnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN", "celeba": "CelebA"}
 
-    The sha256 is what the dataset file records, so that a run names exactly which bytes it was trained on.
+
+def verify(content: bytes | Path, label: str, dataset: str, name: str, expected: Checksum, fix: str) -> str:
+    """Check ``content`` (the bytes, or a file streamed from disk) of ``dataset``'s file ``name`` against
+    ``expected``; return its sha256.
+
+    The sha256 is what the dataset file records, so that a run names exactly which bytes it was trained on. The
+    fix never says to delete the file: source folders are the user's (e.g. a system package under /usr/share).
     """
     md5, sha256 = _digests(content)
-    if md5 != expected.md5:
-        raise DatasetError(f"{label} is corrupted: md5 expected {expected.md5} ({expected.origin}), actual {md5}. "
-                           f"Fix: delete it and fetch it again ({fix}).")
-    return sha256
+    if md5 == expected.md5:
+        return sha256
+    other = _dataset_with(name, md5, dataset)
+    if other:
+        raise DatasetError(f"{label} is {TITLES[other]}, not {TITLES[dataset]}: it is {TITLES[other]}'s standard "
+                           f"{name}. Fix: point data.source.{dataset} (fetch-images --source) at a folder holding "
+                           f"{TITLES[dataset]}'s files, or set it to torchvision; this folder belongs in "
+                           f"data.source.{other}.")
+    raise DatasetError(f"{label} is not the standard {TITLES[dataset]} {name}: md5 expected {expected.md5} "
+                       f"({expected.origin}), actual {md5}; it is corrupted or another version. Fix: replace it with "
+                       f"the standard file ({fix}).")
+
+
+def _dataset_with(name: str, md5: str, dataset: str) -> str | None:
+    """The other dataset whose standard file ``name`` has this md5 (MNIST and Fashion-MNIST share file names)."""
+    return next((other for other, checksums in STANDARD_CHECKSUMS.items()
+                 if other != dataset and name in checksums and checksums[name].md5 == md5), None)
 
 
 def _digests(content: bytes | Path) -> tuple[str, str]:

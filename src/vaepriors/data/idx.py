@@ -25,7 +25,8 @@ def read_idx_content(path: Path) -> bytes:
     try:
         return gzip.decompress(data)
     except (OSError, EOFError) as error:
-        raise DatasetError(f"{path} is not a valid gzip file ({error}). Fix: delete it and fetch it again.") from None
+        raise DatasetError(f"{path} is not a valid gzip file ({error}). Fix: replace it with the standard "
+                           "file.") from None
 
 
 def parse_idx(content: bytes, label: str, rank: int) -> np.ndarray:

@@ -65,7 +65,7 @@ class _Files:
         """Check the standard file ``name`` (content read from ``label``) and record its sha256."""
         if name not in self.checksums:
             raise DatasetError(f"{self.dataset}: no expected checksum for {name}; refusing to read {label}.")
-        self.sha256[name] = verify(content, label, self.checksums[name], self.fix)
+        self.sha256[name] = verify(content, label, self.dataset, name, self.checksums[name], self.fix)
 
     def verified_path(self, name: str) -> Path:
         path = self.find(name)

@@ -9,13 +9,14 @@ after ``/255``) so the file is 4x smaller than floats and FID code gets the orig
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
 import torch
 
 from vaepriors.atomic import save_atomic
+from vaepriors.state_files import load_state_file
 from vaepriors.data.checksums import STANDARD_CHECKSUMS, Checksum, DatasetError
 from vaepriors.data.image_sources import IMAGE_SOURCES, Splits, download, read_splits
 
@@ -53,7 +54,8 @@ class ImageData:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ImageData:
-        return cls(**torch.load(path, weights_only=True))
+        keys = [field.name for field in fields(cls)]
+        return cls(**load_state_file(path, "a dataset file", "rule fetch_images (vaepriors fetch-images)", keys))
 
 
 def to_unit_float(images: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,8 @@ from torch_fidelity import FeatureExtractorBase
 from torch_fidelity.helpers import vassert
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
+from vaepriors.state_files import load_state_file
+
 CLASSIFIER_EXTRACTOR = "vaepriors-classifier"
 FEATURE_LAYER = "features"
 FILE_FORMAT = "vaepriors-feature-classifier/1"
@@ -74,7 +76,8 @@ class TrainedClassifier:
 
 def load_feature_classifier(path: str | Path) -> TrainedClassifier:
     """The classifier in eval mode on the CPU, with the held-out accuracy recorded when it was trained."""
-    record = torch.load(path, map_location="cpu", weights_only=True)
+    record = load_state_file(path, "a feature-classifier file",
+                             "rule train_fid_classifier (vaepriors train-fid-classifier)", ("format",))
     if record.get("format") != FILE_FORMAT:
         raise ValueError(f"{path} is not a feature-classifier file (format {record.get('format')!r})")
     architecture = dict(record["architecture"], widths=tuple(record["architecture"]["widths"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from vaepriors.data.toy2d import SAMPLERS
@@ -19,6 +20,13 @@ class RunSpec:
     beta_rec: float
     beta_kl: float
     beta_neg: float
+
+    def __post_init__(self) -> None:
+        """The betas weight loss terms (a negative beta_kl would reward a posterior far from the prior)."""
+        bad = {name: value for name, value in vars(self).items()
+               if name != "seed" and not (value > 0 and math.isfinite(value))}
+        if bad:
+            raise ValueError(f"invalid 2D run (seed {self.seed}): betas must be positive and finite, got {bad}")
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ from vaepriors.losses.regularisers import REGULARISERS, Regulariser, make_regula
 from vaepriors.models.dpvae import ARCHITECTURES, DpVAE, build_dpvae, stack_dpvae
 from vaepriors.models.run_states import select_state
 from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig, likelihood_record
-from vaepriors.training.engine import (Checkpoint, IntervalTrainer, LoopSettings, RunDivergence, load_state,
-                                       spawn_seeds)
+from vaepriors.training.engine import Checkpoint, IntervalTrainer, LoopSettings, RunDivergence, spawn_seeds
 from vaepriors.randomness import RunRandomness
+from vaepriors.state_files import load_state_file
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]
@@ -303,7 +303,8 @@ class DpVAESnapshot:
 
 def load_dpvae(path: str | Path, device: torch.device | str = "cpu") -> DpVAESnapshot:
     """Rebuild the model of a final.pt (in eval mode, on ``device``) with its configuration and likelihood."""
-    payload = load_state(path)
+    payload = load_state_file(path, "a dpVAE final.pt", "rule dpvae_train (vaepriors dpvae-train)",
+                              ("config", "model", "iteration", "likelihood"))
     config = DpVAEConfig.from_dict(payload["config"])
     model = build_run(config, 0)  # weights replaced by the run's
     model.load_state_dict(payload["model"])

@@ -27,6 +27,8 @@ import torch
 from tqdm import tqdm
 
 from vaepriors.atomic import save_atomic
+from vaepriors.state_files import load_state_file
+from vaepriors.training.cpu_projection import CpuProjection
 
 log = logging.getLogger(__name__)
 Terms = dict[str, torch.Tensor]
@@ -100,12 +102,6 @@ def config_differences(saved: dict, current: dict) -> list[str]:
     return lines
 
 
-def load_state(path: str | Path) -> dict:
-    """A state file written by the workflow, loaded without executing code (``weights_only``) on the CPU (RNG
-    states must stay CPU tensors; model and optimiser states are copied to their device by ``load_state_dict``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 class Checkpoint:
     """An atomic training-state file bound to one configuration (``config`` is its ``to_dict()``)."""
 
@@ -119,7 +115,8 @@ class Checkpoint:
         """The saved state, or None if there is none or it belongs to another configuration (then moved aside)."""
         if not self.path.exists():
             return None
-        state = load_state(self.path)
+        state = load_state_file(self.path, "a training checkpoint", "the training job that resumes from it",
+                                ("config",))
         differences = config_differences(state["config"], self.config)
         if not differences:
             return state
@@ -215,6 +212,7 @@ class IntervalTrainer(ABC):
             self.resume(checkpoint, settings.unit_name)
         bar = tqdm(total=settings.total, initial=self.position, unit=settings.unit_name, disable=not settings.progress,
                    mininterval=settings.progress_seconds, dynamic_ncols=False, ncols=100)
+        projection = CpuProjection(self.device, self.position, settings.total, settings.unit_name)
         while self.position < settings.total and len(self.diverged_runs) < self.runs:
             start, end = self.position, self.interval_end(self.position, settings)
             self.begin_interval(start)
@@ -225,6 +223,7 @@ class IntervalTrainer(ABC):
                 for name, value in terms.items():
                     sums[name] = sums.get(name, 0) + value.detach()
                 bar.update(1)
+                projection.tick(unit + 1)
             new = self.monitor.poll(settings.unit_name)
             for divergence in new:
                 log.warning("run %d diverged: %s", divergence.run, divergence.reason)
@@ -233,6 +232,7 @@ class IntervalTrainer(ABC):
                    **self.end_interval(start, end, new)}
             self.history.append(row)
             self.position = end
+            projection.tick(end, interval_ended=True)
             log.info("%s %d/%d %s", settings.unit_name, end, settings.total, _summary(row))
             due = settings.checkpoint_every and end % settings.checkpoint_every == 0
             if checkpoint is not None and (due or new) and end < settings.total:

@@ -9,6 +9,7 @@ import torch
 
 from vaepriors.models.image import build_image_stack
 from vaepriors.models.vae import StackedVAE
+from vaepriors.state_files import load_state_file
 from vaepriors.training.image_config import ImageTrainConfig
 
 
@@ -28,7 +29,8 @@ class ImageModelSnapshot:
 
 def load_snapshot(path: str | Path, device: torch.device | str = "cpu") -> ImageModelSnapshot:
     """Rebuild the model of a snapshot (a VampPrior that had become a MoG is converted before loading)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_state_file(path, "an image-run snapshot", "rule image_train (vaepriors image-train)",
+                              ("config", "model", "prior", "epoch", "image_shape"))
     config, shape = ImageTrainConfig.from_dict(payload["config"]), tuple(payload["image_shape"])
     model = build_image_stack(config, [0], shape)
     if payload["prior"] != type(model.prior).__name__:

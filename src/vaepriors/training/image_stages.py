@@ -12,7 +12,8 @@ import pandas as pd
 import torch
 
 from vaepriors.atomic import save_atomic
-from vaepriors.training.engine import Checkpoint, load_state
+from vaepriors.state_files import load_state_file
+from vaepriors.training.engine import Checkpoint
 from vaepriors.training.image_checkpoint import snapshot_payload
 from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
 from vaepriors.training.image_trainer import ImageTrainer
@@ -42,7 +43,8 @@ def run_adversarial(stack: ImageStackConfig | ImageTrainConfig, train_images: to
     store = Checkpoint(checkpoint, stack.to_dict())
     trainer = ImageTrainer(stack, train_images, device, capture)
     if not trainer.resume(store, "epoch"):
-        trainer.load_warmup(load_state(warmup))
+        warmup_state = load_state_file(warmup, "a warm-up stack state", "rule image_warmup (vaepriors image-warmup)")
+        trainer.load_warmup(warmup_state)
         if trainer.epoch < stack.base.warmup_epochs and len(trainer.diverged_runs) < trainer.runs:
             raise ValueError(f"{warmup} holds epoch {trainer.epoch}, not a finished warm-up of "
                              f"{stack.base.warmup_epochs} epochs; re-run the warm-up rule")

@@ -29,7 +29,8 @@ from vaepriors.priors import (DecoupledPrior, DecoupledPriorConfig, MixtureOfGau
                               StandardGaussianPrior, VampPrior)
 from vaepriors.training.capture import set_learning_rate
 from vaepriors.training.config import ToyTrainConfig
-from vaepriors.training.engine import Checkpoint, LoopSettings, load_state, spawn_seeds
+from vaepriors.state_files import load_state_file
+from vaepriors.training.engine import Checkpoint, LoopSettings, spawn_seeds
 from vaepriors.training.players import SoftIntroTrainer, soft_intro_step
 from vaepriors.randomness import RunRandomness
 
@@ -144,7 +145,8 @@ def save_runs(runs: ToyRuns, path: str | Path) -> None:
 
 
 def load_runs(path: str | Path, device: torch.device | str = "cpu") -> ToyRuns:
-    payload = load_state(path)
+    payload = load_state_file(path, "a 2D runs file", "rule toy_train_grid / toy_train_seeds (vaepriors toy-train)",
+                              ("config", "state", "prior", "diverged_at", "reasons", "history"))
     config = ToyTrainConfig.from_dict(payload["config"])
     model = ToyTrainer(config, "cpu").model
     if payload["prior"] == MixtureOfGaussiansPrior.__name__ and isinstance(model.prior, VampPrior):
