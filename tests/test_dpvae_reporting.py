@@ -101,6 +101,18 @@ def test_table1_marks_paper_fids_as_not_comparable_with_another_extractor(tmp_pa
     assert "not comparable" in (tmp_path / "t.tex").read_text()
 
 
+def test_table1_prints_negative_skl_estimates_as_such_with_their_note(tmp_path, table):
+    records = [_record("moons", "vae", "standard", 0, -0.3), _record("moons", "vae", "standard", 1, -0.1)]
+    long = write_dpvae_table1(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
+    tex, csv = (tmp_path / "t.tex").read_text(), pd.read_csv(tmp_path / "t.csv")
+    assert _cell(csv, "moons", "standard", "skl")["mean"] == pytest.approx(-0.2)  # the raw estimate, not clamped
+    assert "-0.20 $\\pm$ 0.07$^{<0}$" in tex  # z-space sKL: negative, marked
+    assert "0.30 $\\pm$ 0.07 " in tex and "0.30 $\\pm$ 0.07$^{<0}$" not in tex  # z0-space: positive, unmarked
+    assert "1-NN estimator is only asymptotically unbiased" in tex and "sKL $\\approx 0$" in tex
+    assert len(long) == len(csv)
+    assert "$^{<0}$" not in table[1] and "asymptotically unbiased" not in table[1]  # no negative cell, no note
+
+
 def test_table1_rejects_mixed_extractors_and_empty_inputs(tmp_path):
     records = [_record("mnist", "vae", "standard", 0, 1.0), _record("mnist", "vae", "standard", 1, 1.0,
                                                                     extractor="classifier:mnist")]
