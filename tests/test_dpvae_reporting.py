@@ -167,6 +167,10 @@ def test_two_moons_figures_1_and_3_write_png_and_pdf(tmp_path):
     info = _save(tmp_path, "i", no_grid)  # L > 2 or no grid: the samples are drawn instead
     fig = dpvae_figures.plot_figure1(standard, decoupled, tmp_path / "fig1.png")
     assert _written(tmp_path / "fig1.png") and len(fig.axes) == 8
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]  # what the markers and colours are
+    assert legend[:2] == ["prior samples of lowest $q(z)$ (low-posterior)",
+                          r"$q(z)$ samples of lowest $\mathcal{N}(g(z); 0, I)$ (high-posterior, low-prior)"]
+    assert [h.get_marker() for h in fig.legends[0].legend_handles[:2]] == ["x", "P"]
     fig = dpvae_figures.plot_figure3([info, decoupled, standard], tmp_path / "fig3.png")
     assert _written(tmp_path / "fig3.png")
     assert [ax.get_title() for ax in fig.axes[:3]] == [r"$\beta$-VAE-H", r"$\beta$-dpVAE-H", "InfoVAE"]
@@ -177,6 +181,9 @@ def test_figure4_averages_seeds_and_keeps_missing_values(tmp_path):
     paths.append(_save(tmp_path, "c", _fake_arrays("celeba", "factor", "standard")))
     fig = dpvae_figures.plot_figure4(paths, tmp_path / "fig4.png")
     assert _written(tmp_path / "fig4.png") and len(fig.axes) == 2
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == [
+        "colour: FactorVAE", r"dashed: $\mathcal{N}(0, I)$ prior", "solid: decoupled prior (dp)"]
+    assert fig.axes[0].get_legend() is None and fig.axes[0].get_ylabel().startswith(r"$LS(\tau)$, mean over")
     y = fig.axes[0].lines[0].get_ydata()
     assert np.isnan(y[:2]).all() and y[2] == pytest.approx(-2.5)  # mean of -3 and -2
 
