@@ -234,10 +234,15 @@ def test_latent_figures_write_one_column_per_configuration(tmp_path):
         write_tsne(source, out, max_points=40, seed=0)
     fig8 = plot_figure8(latents, tmp_path / "figure8.png")
     assert [ax.get_title() for ax in fig8.axes] == ["SG", "MoG(10) LC"]
-    assert plot_figure9(tsne, tmp_path / "figure9.png").axes[0].get_ylabel() == "MNIST"
     fig4 = plot_figure4(latents, tsne[:1], tmp_path / "figure4.png")
     assert [ax.get_ylabel() for ax in fig4.axes[::2]] == ["MNIST\nlatent dims 1-2", "MNIST\nt-SNE"]
     assert fig4.axes[2].texts[0].get_text() == "not run"  # no SG t-SNE passed
+    legend = fig4.legends[0]  # the colours are classes, the black dots prior means (Fig. 9 draws none)
+    assert legend.get_title().get_text() == "colour: class"
+    assert [t.get_text() for t in legend.get_texts()] == ["0", "1", "2", "3", "prior mean (area $\\propto$ weight)"]
+    fig9 = plot_figure9(tsne, tmp_path / "figure9.png")
+    assert fig9.axes[0].get_ylabel() == "MNIST"
+    assert [t.get_text() for t in fig9.legends[0].get_texts()] == ["0", "1", "2", "3"]
     assert all(_written(tmp_path / f"figure{n}.png") for n in (4, 8, 9))
     with pytest.raises(ValueError, match="two inputs"):
         plot_figure8(latents + latents[:1], tmp_path / "duplicate.png")
