@@ -133,7 +133,8 @@ def test_figure2a_shows_a_single_component_clip_as_held_with_its_raw_parameter(t
     which the figure draws as it is and explains, with the raw parameter beside it."""
     clipped = _run_dir(tmp_path, "cifar10", "mog1_ip", 0, 0, epochs=10)
     history = pd.read_csv(clipped / "history.csv")
-    history["max_prior_logvar"] = np.minimum(history["max_prior_logvar_unclipped"], 0.4)  # held from epoch 4 on
+    history["max_prior_logvar"] = np.minimum(history["max_prior_logvar_unclipped"], 0.2)  # held in the adversarial
+    # phase (epochs 2-9), fitted at its start
     history.to_csv(clipped / "history.csv", index=False)
     runs = [("mog1_ip (clipped)", clipped / "history.csv", _fid_history(tmp_path, "cifar10", "mog1_ip", 0, 0,
                                                                          extractor="inception-v3-compat"),
@@ -141,7 +142,7 @@ def test_figure2a_shows_a_single_component_clip_as_held_with_its_raw_parameter(t
     fig = plot_figure2a(runs, tmp_path / "figure2a.png")
     logvar_ax, fid_ax = fig.axes
     curves = _labelled_lines(logvar_ax)
-    assert curves["mog1_ip (clipped)"].get_ydata()[4:].tolist() == pytest.approx([0.4] * 6)
+    assert curves["mog1_ip (clipped)"].get_ydata()[2:].tolist() == pytest.approx([0.2] * 8)
     raw = curves["mog1_ip (clipped): raw parameter"]
     assert raw.get_linestyle() == "--" and raw.get_ydata().tolist() == pytest.approx((0.1 * np.arange(10)).tolist())
     assert fig.get_suptitle().startswith("mog1_ip (clipped): held at the value fitted when the clip switched on")

@@ -92,26 +92,31 @@ def _run_label(label: str, status: RunStatus) -> str:
 
 HELD_NOTE = ("{runs}: held at the value fitted when the clip switched on. With one mixture component the fitted\n"
              "range [min, max] over components is a single point, so the soft clip (Eq. 10) is a hard clamp;\n"
-             "dashed: the prior's raw (unclipped) log-variance parameter.")
+             "dashed (where it moved): the prior's raw (unclipped) log-variance parameter.")
 
 
-def _clipped_and_held(history: pd.DataFrame) -> bool:
-    """Whether the clip acted (clipped and raw log-variance differ at some epoch) and held the clipped value fixed
-    from then on, as it does for a single component."""
+def _held(history: pd.DataFrame) -> bool:
+    """Whether the max prior log-variance stays fixed (to float32 rounding) over an adversarial phase of two or more
+    epochs, as a clip fitted at its start holds a single component's log-variance; a learnt prior never does."""
+    adversarial = history.loc[history["phase"] == "adversarial", "max_prior_logvar"].dropna()
+    return len(adversarial) >= 2 and np.ptp(adversarial) < 1e-5
+
+
+def _raw_differs(history: pd.DataFrame) -> bool:
+    """Whether the prior's raw (unclipped) log-variance moved away from the clipped value at some epoch."""
     if "max_prior_logvar_unclipped" not in history:
         return False
     values = history[["max_prior_logvar", "max_prior_logvar_unclipped"]].dropna()
-    acting = np.flatnonzero(~np.isclose(values.iloc[:, 0], values.iloc[:, 1]))
-    return len(acting) > 0 and np.ptp(values.iloc[acting[0]:, 0]) < 1e-6
+    return not np.allclose(values.iloc[:, 0], values.iloc[:, 1])
 
 
 def _logvar_curves(ax: Axes, history: pd.DataFrame, name: str, status: RunStatus, style: dict) -> bool:
-    """The max prior log-variance (and, when the clip held it fixed, the raw parameter dashed); returns whether it
-    was held."""
+    """The max prior log-variance (and, when the clip held it fixed, the raw parameter dashed where it moved);
+    returns whether it was held."""
     drawn = _curve(ax, history, "max_prior_logvar", name, style)
     _mark_divergence(ax, drawn, "max_prior_logvar", status, style["color"])
-    held = _clipped_and_held(history)
-    if held:
+    held = _held(history)
+    if held and _raw_differs(history):
         raw = history[["epoch", "max_prior_logvar_unclipped"]].dropna()
         ax.plot(raw["epoch"], raw["max_prior_logvar_unclipped"], color=style["color"], linestyle="--", linewidth=1,
                 label=f"{name}: raw parameter")
