@@ -28,9 +28,9 @@ def snakemake_args(workdir, *args, layers=(), root=ROOT):
 
 def snakemake(workdir, *args, layers=(), root=ROOT, env=None, timeout=120):
     """`python -m snakemake` with snakemake_args; stdout and stderr together."""
-    return subprocess.run([sys.executable, "-m", "snakemake", *snakemake_args(workdir, *args, layers=layers, root=root)],
-                          cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)  # fmt: skip
+    command = [sys.executable, "-m", "snakemake", *snakemake_args(workdir, *args, layers=layers, root=root)]
+    return subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout)
 
 
 def tiny_config(**overrides) -> ToyTrainConfig:

@@ -24,7 +24,8 @@ def _row(dataset: str, configuration: str, run: int, kl_paper: float, *, betas=(
     """One metrics.csv row; every metric is a multiple of kl_paper so the expected statistics are easy to write."""
     return {"dataset": dataset, "configuration": configuration, "run": run, "seed": run,
             "beta_rec": betas[0], "beta_kl": betas[1], "beta_neg": betas[2], "kl": "mc", "diverged_at": diverged_at,
-            "grid_size": grid_size, "gnelbo_paper": kl_paper * 1e-7 * scale, "kl_paper": kl_paper, "jsd_paper": 2 * kl_paper,
+            "grid_size": grid_size, "gnelbo_paper": kl_paper * 1e-7 * scale, "kl_paper": kl_paper,
+            "jsd_paper": 2 * kl_paper,
             "kl_mass": kl_paper / 6.25, "jsd": 0.1 * kl_paper, "log_likelihood_grid": -kl_paper}
 
 

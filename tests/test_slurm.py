@@ -1,9 +1,10 @@
 """The SLURM profile (profiles/slurm) on a real SLURM cluster, and what it asks SLURM for.
 
-- test_profile_*: a dry run with the profile (no cluster needed; in a temporary working directory, so that what the
-  checkout's results/ holds neither hides jobs from the plan nor is touched): every training / evaluation job asks for a GPU
-  through the `gpu` resource, and the sbatch line that snakemake-executor-plugin-slurm builds from those resources
-  has `--gpus`; the CPU-only rules (tables, figures) would get none (they are `localrules` and never go to SLURM).
+- test_profile_*: a dry run with the profile (no cluster needed; in a temporary working directory, so that what
+  the checkout's results/ holds neither hides jobs from the plan nor is touched): every training / evaluation job
+  asks for a GPU through the `gpu` resource, and the sbatch line that snakemake-executor-plugin-slurm builds from
+  those resources has `--gpus`; the CPU-only rules (tables, figures) would get none (they are `localrules` and never
+  go to SLURM).
 - test_tiny_workflow_on_slurm: tests/config/tiny.yaml through `--workflow-profile profiles/slurm` on the cluster that
   `.ci/slurm-up.sh` starts (one node, 2 CPUs, 2 fake GPUs as GRES, status polled with squeue). Then it checks
   SLURM's own records (`scontrol show job`, kept for MinJobAge = 600 s) that every submitted job ran there and was

@@ -162,7 +162,8 @@ def test_reduced_dag(tmp_path):
 
 def test_parsing_the_workflow_does_not_import_torch(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "snakemake", *snakemake_args(tmp_path, "all", "--dry-run", "--quiet")],
+        [sys.executable, "-X", "importtime", "-m", "snakemake",
+         *snakemake_args(tmp_path, "all", "--dry-run", "--quiet")],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -5,7 +5,8 @@ and returns the matplotlib Figure (Agg canvas, no pyplot state).
 
 - Figs. 1 and 3 (two moons): per run a column of (a) generated samples coloured by their probability of generation
   (log N(z0; 0, I) by default), (b) the aggregate posterior q(z) with the top low- (x: prior samples of lowest q(z))
-  and high-posterior (+: q(z) samples of lowest N(g(z); 0, I)) samples, a legend saying so, (c) the generation space q(z0) with the same samples, (d) the training data with the decoded samples.
+  and high-posterior (+: q(z) samples of lowest N(g(z); 0, I)) samples, a legend saying so, (c) the generation
+  space q(z0) with the same samples, (d) the training data with the decoded samples.
   Fig. 1 is the two columns of one regulariser without and with the decoupled prior; Fig. 3 any set of runs.
 - Fig. 4: leakage score LS(tau) per data set, one line per configuration (colour: regulariser; dashed: N(0, I),
   solid: decoupled; one legend for the figure);
