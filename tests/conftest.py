@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -7,6 +11,26 @@ from vaepriors.training.config import RunSpec, ToyTrainConfig
 @pytest.fixture(autouse=True)
 def _single_thread():
     torch.set_num_threads(1)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snakemake_args(workdir, *args, layers=(), root=ROOT):
+    """Arguments after `python -m snakemake` that run the workflow of checkout `root` in `workdir`, with
+    root/config.yaml plus `layers`. Tests plan and run in a temporary `workdir`, never in the checkout: there a dry
+    run skips what the user's results/ already holds (after `make reduced`, figure 6 is no longer planned) and writes
+    .snakemake/ beside it. `configfile:` is relative to the working directory, so the config files go absolutely."""
+    command = [*args, "--snakefile", root / "Snakefile", "--directory", workdir,
+               "--configfile", root / "config.yaml", *layers]  # fmt: skip
+    return [str(part) for part in command]
+
+
+def snakemake(workdir, *args, layers=(), root=ROOT, env=None, timeout=120):
+    """`python -m snakemake` with snakemake_args; stdout and stderr together."""
+    command = [sys.executable, "-m", "snakemake", *snakemake_args(workdir, *args, layers=layers, root=root)]
+    return subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout)
 
 
 def tiny_config(**overrides) -> ToyTrainConfig:

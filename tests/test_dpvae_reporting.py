@@ -101,6 +101,18 @@ def test_table1_marks_paper_fids_as_not_comparable_with_another_extractor(tmp_pa
     assert "not comparable" in (tmp_path / "t.tex").read_text()
 
 
+def test_table1_prints_negative_skl_estimates_as_such_with_their_note(tmp_path, table):
+    records = [_record("moons", "vae", "standard", 0, -0.3), _record("moons", "vae", "standard", 1, -0.1)]
+    long = write_dpvae_table1(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
+    tex, csv = (tmp_path / "t.tex").read_text(), pd.read_csv(tmp_path / "t.csv")
+    assert _cell(csv, "moons", "standard", "skl")["mean"] == pytest.approx(-0.2)  # the raw estimate, not clamped
+    assert "-0.20 $\\pm$ 0.07$^{<0}$" in tex  # z-space sKL: negative, marked
+    assert "0.30 $\\pm$ 0.07 " in tex and "0.30 $\\pm$ 0.07$^{<0}$" not in tex  # z0-space: positive, unmarked
+    assert "1-NN estimator is only asymptotically unbiased" in tex and "sKL $\\approx 0$" in tex
+    assert len(long) == len(csv)
+    assert "$^{<0}$" not in table[1] and "asymptotically unbiased" not in table[1]  # no negative cell, no note
+
+
 def test_table1_rejects_mixed_extractors_and_empty_inputs(tmp_path):
     records = [_record("mnist", "vae", "standard", 0, 1.0), _record("mnist", "vae", "standard", 1, 1.0,
                                                                     extractor="classifier:mnist")]
@@ -155,6 +167,10 @@ def test_two_moons_figures_1_and_3_write_png_and_pdf(tmp_path):
     info = _save(tmp_path, "i", no_grid)  # L > 2 or no grid: the samples are drawn instead
     fig = dpvae_figures.plot_figure1(standard, decoupled, tmp_path / "fig1.png")
     assert _written(tmp_path / "fig1.png") and len(fig.axes) == 8
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]  # what the markers and colours are
+    assert legend[:2] == ["prior samples of lowest $q(z)$ (low-posterior)",
+                          r"$q(z)$ samples of lowest $\mathcal{N}(g(z); 0, I)$ (high-posterior, low-prior)"]
+    assert [h.get_marker() for h in fig.legends[0].legend_handles[:2]] == ["x", "P"]
     fig = dpvae_figures.plot_figure3([info, decoupled, standard], tmp_path / "fig3.png")
     assert _written(tmp_path / "fig3.png")
     assert [ax.get_title() for ax in fig.axes[:3]] == [r"$\beta$-VAE-H", r"$\beta$-dpVAE-H", "InfoVAE"]
@@ -165,6 +181,9 @@ def test_figure4_averages_seeds_and_keeps_missing_values(tmp_path):
     paths.append(_save(tmp_path, "c", _fake_arrays("celeba", "factor", "standard")))
     fig = dpvae_figures.plot_figure4(paths, tmp_path / "fig4.png")
     assert _written(tmp_path / "fig4.png") and len(fig.axes) == 2
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == [
+        "colour: FactorVAE", r"dashed: $\mathcal{N}(0, I)$ prior", "solid: decoupled prior (dp)"]
+    assert fig.axes[0].get_legend() is None and fig.axes[0].get_ylabel().startswith(r"$LS(\tau)$, mean over")
     y = fig.axes[0].lines[0].get_ydata()
     assert np.isnan(y[:2]).all() and y[2] == pytest.approx(-2.5)  # mean of -3 and -2
 

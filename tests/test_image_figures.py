@@ -43,9 +43,11 @@ def _run_dir(root: Path, dataset: str, configuration: str, r: int, seed: int, ep
 
 
 def _fid_history(root: Path, dataset: str, configuration: str, r: int, seed: int, epochs=(2, 4, 8),
-                 fid: float = 5.0) -> Path:
+                 fid: float = 5.0, extractor: str = "classifier:mnist") -> Path:
+    """_fid_history.csv and the evaluation JSON beside it (only its fid_extractor)."""
     path = root / "images" / dataset / "eval" / configuration / f"r{r}" / f"seed{seed}_fid_history.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / f"seed{seed}.json").write_text(json.dumps({"fid_extractor": extractor}))
     pd.DataFrame({"epoch": epochs, "fid_gen_standard": [10 * fid] * len(epochs),
                   "fid_gen_paper": [fid] * len(epochs)}).to_csv(path, index=False)
     return path
@@ -117,6 +119,35 @@ def test_figure2a_diverged_curve_stops_at_its_divergence_epoch(tmp_path):
     fid_curves = _labelled_lines(fid_ax)
     assert fid_curves["not clipped (diverged at epoch 6)"].get_xdata().tolist() == [2, 4]
     assert fid_curves["clipped"].get_xdata().tolist() == [2, 4, 8]
+    # equal FIDs stay visible: different markers and dashes, hollow; each panel's legend says which is which
+    first, second = fid_curves["clipped"], fid_curves["not clipped (diverged at epoch 6)"]
+    assert first.get_marker() != second.get_marker() and first.get_linestyle() != second.get_linestyle()
+    assert first.get_markerfacecolor() == "none"
+    assert fid_ax.get_ylabel() == "FID (GEN), classifier features\n(classifier:mnist)"
+    assert [t.get_text() for t in fid_ax.get_legend().get_texts()] == ["clipped", "not clipped (diverged at epoch 6)"]
+    assert not fig.get_suptitle()  # no run held by the clip here
+
+
+def test_figure2a_shows_a_single_component_clip_as_held_with_its_raw_parameter(tmp_path):
+    """With K = 1 the clip's fitted range is one point: the clipped log-variance is flat by construction (Eq. 10),
+    which the figure draws as it is and explains, with the raw parameter beside it."""
+    clipped = _run_dir(tmp_path, "cifar10", "mog1_ip", 0, 0, epochs=10)
+    history = pd.read_csv(clipped / "history.csv")
+    history["max_prior_logvar"] = np.minimum(history["max_prior_logvar_unclipped"], 0.2)  # held in the adversarial
+    # phase (epochs 2-9), fitted at its start
+    history.to_csv(clipped / "history.csv", index=False)
+    runs = [("mog1_ip (clipped)", clipped / "history.csv", _fid_history(tmp_path, "cifar10", "mog1_ip", 0, 0,
+                                                                         extractor="inception-v3-compat"),
+             clipped / "status.json")]
+    fig = plot_figure2a(runs, tmp_path / "figure2a.png")
+    logvar_ax, fid_ax = fig.axes
+    curves = _labelled_lines(logvar_ax)
+    assert curves["mog1_ip (clipped)"].get_ydata()[2:].tolist() == pytest.approx([0.2] * 8)
+    raw = curves["mog1_ip (clipped): raw parameter"]
+    assert raw.get_linestyle() == "--" and raw.get_ydata().tolist() == pytest.approx((0.1 * np.arange(10)).tolist())
+    assert fig.get_suptitle().startswith("mog1_ip (clipped): held at the value fitted when the clip switched on")
+    assert "single point" in fig.get_suptitle() and "hard clamp" in fig.get_suptitle()
+    assert fid_ax.get_ylabel() == "FID (GEN), Inception\n(inception-v3-compat)"
 
 
 def test_inactive_samples_are_those_of_modes_below_one_percent():
@@ -153,6 +184,8 @@ def test_figure2b_and_sample_grid_write_png_and_pdf(tmp_path):
     fig = plot_figure2b(runs, tmp_path / "figure2b.png", nrow=3)
     assert _written(tmp_path / "figure2b.png")
     assert "1/2 modes inactive (3 framed red)" in fig.axes[1].get_title()
+    zero, ten = _labelled_lines(fig.axes[0]).values()  # the r_entropy curves differ by marker and dashes too
+    assert zero.get_marker() != ten.get_marker() and zero.get_linestyle() != ten.get_linestyle()
     assert "inactive" not in fig.axes[2].get_title()
     plot_sample_grid(_latents(tmp_path, "mnist", "sg", np.array([1.0])), tmp_path / "samples.png", nrow=4)
     assert _written(tmp_path / "samples.png")
@@ -166,12 +199,18 @@ def test_figure7_places_runs_by_prior_and_averages_seeds(tmp_path):
         runs.append((history, _fid_history(tmp_path, "mnist", configuration, r, seed)))
     fig = plot_figure7(runs, tmp_path / "figure7.png")
     assert _written(tmp_path / "figure7.png")
-    axes = np.array(fig.axes).reshape(2, 4)  # rows: entropy, FID; columns: MoG(10) fixed, IP; MoG(100) fixed, IP
+    # rows: entropy, FID; columns: MoG(10) fixed, IP only (MoG(100) was not run: no empty "not run" columns)
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert [ax.get_title() for ax in axes[0]] == ["MoG(10), fixed prior (no IP)", "MoG(10), IP"]
     (fixed,), (ip,) = axes[0, 0].lines, axes[0, 1].lines  # the SG and r = 1 runs are not in the figure
     assert fixed.get_linestyle() == ":" and ip.get_linestyle() == "-"
+    assert fixed.get_marker() != ip.get_marker()  # r = 0 and r = 10 differ by marker too, not colour alone
     assert fixed.get_ydata() == pytest.approx([0.2] * 6) and ip.get_ydata() == pytest.approx([0.7] * 6)
     assert axes[1, 1].lines[0].get_xdata().tolist() == [2, 4, 8]
-    assert not axes[0, 2].lines and axes[0, 2].texts[0].get_text() == "not run"
+    assert axes[1, 0].get_ylabel() == "MNIST\nFID (GEN), classifier features\n(classifier:mnist)"
+    legend = fig.legends[0]  # the r values shown (not r = 100, which did not run), each with its marker
+    assert [t.get_text() for t in legend.get_texts()] == ["$r_{entropy}$ = 0", "$r_{entropy}$ = 10", "LC", "no LC"]
+    assert [h.get_marker() for h in legend.legend_handles[:2]] == ["o", "s"]
 
 
 def test_embed_latents_is_deterministic_for_a_seed(tmp_path):
@@ -196,10 +235,15 @@ def test_latent_figures_write_one_column_per_configuration(tmp_path):
         write_tsne(source, out, max_points=40, seed=0)
     fig8 = plot_figure8(latents, tmp_path / "figure8.png")
     assert [ax.get_title() for ax in fig8.axes] == ["SG", "MoG(10) LC"]
-    assert plot_figure9(tsne, tmp_path / "figure9.png").axes[0].get_ylabel() == "MNIST"
     fig4 = plot_figure4(latents, tsne[:1], tmp_path / "figure4.png")
     assert [ax.get_ylabel() for ax in fig4.axes[::2]] == ["MNIST\nlatent dims 1-2", "MNIST\nt-SNE"]
     assert fig4.axes[2].texts[0].get_text() == "not run"  # no SG t-SNE passed
+    legend = fig4.legends[0]  # the colours are classes, the black dots prior means (Fig. 9 draws none)
+    assert legend.get_title().get_text() == "colour: class"
+    assert [t.get_text() for t in legend.get_texts()] == ["0", "1", "2", "3", "prior mean (area $\\propto$ weight)"]
+    fig9 = plot_figure9(tsne, tmp_path / "figure9.png")
+    assert fig9.axes[0].get_ylabel() == "MNIST"
+    assert [t.get_text() for t in fig9.legends[0].get_texts()] == ["0", "1", "2", "3"]
     assert all(_written(tmp_path / f"figure{n}.png") for n in (4, 8, 9))
     with pytest.raises(ValueError, match="two inputs"):
         plot_figure8(latents + latents[:1], tmp_path / "duplicate.png")

@@ -16,15 +16,16 @@ from vaepriors.reporting.paper_values import TABLE1, TABLE3_DANIEL_TAMAR, TABLE3
 from vaepriors.reporting.samples import load_samples
 
 COLUMNS = ["dataset", "configuration", "run", "seed", "beta_rec", "beta_kl", "beta_neg", "kl", "diverged_at",
-           "gnelbo_paper", "kl_paper", "jsd_paper", "kl_mass", "jsd", "log_likelihood_grid"]
+           "grid_size", "gnelbo_paper", "kl_paper", "jsd_paper", "kl_mass", "jsd", "log_likelihood_grid"]
 
 
 def _row(dataset: str, configuration: str, run: int, kl_paper: float, *, betas=(0.2, 0.3, 0.9),
-         diverged_at: str = "", scale: float = 1.0) -> dict:
+         diverged_at: str = "", scale: float = 1.0, grid_size: int = 1024) -> dict:
     """One metrics.csv row; every metric is a multiple of kl_paper so the expected statistics are easy to write."""
     return {"dataset": dataset, "configuration": configuration, "run": run, "seed": run,
             "beta_rec": betas[0], "beta_kl": betas[1], "beta_neg": betas[2], "kl": "mc", "diverged_at": diverged_at,
-            "gnelbo_paper": kl_paper * 1e-7 * scale, "kl_paper": kl_paper, "jsd_paper": 2 * kl_paper,
+            "grid_size": grid_size, "gnelbo_paper": kl_paper * 1e-7 * scale, "kl_paper": kl_paper,
+            "jsd_paper": 2 * kl_paper,
             "kl_mass": kl_paper / 6.25, "jsd": 0.1 * kl_paper, "log_likelihood_grid": -kl_paper}
 
 
@@ -113,6 +114,36 @@ def test_table1_tex_and_csv_hold_ours_and_paper(tmp_path):
     missing = csv[(csv.configuration == "sintro_mog_lc_ip") & (csv.dataset == "rings")]
     assert missing.ours_mean.isna().all() and (missing.n == 0).all()
     assert csv[csv.metric == "kl_mass"].paper_mean.isna().all()
+
+
+def test_table1_on_the_papers_grid_compares_gnelbo(tmp_path):
+    write_table1([_write(tmp_path / "a.csv", _seed_rows("8Gaussian", "sintro_sg"))], tmp_path / "t.tex",
+                 tmp_path / "t.csv")
+    tex = (tmp_path / "t.tex").read_text()
+    assert "gnELBO sums over the 1024$^2$ grid, as the paper's." in tex and "n.c." not in tex
+    assert pd.read_csv(tmp_path / "t.csv").paper_comparable.all()
+
+
+@pytest.mark.parametrize("write_table", [write_table1, write_table4])
+def test_gnelbo_on_another_grid_is_marked_not_comparable(tmp_path, write_table):
+    rows = [_row(d, c, run, 1.0, grid_size=256) for d in ("8Gaussian", "rings")
+            for c in ("sintro_sg", "baseline_mc") for run in range(2)]
+    long = write_table([_write(tmp_path / "a.csv", rows)], tmp_path / "t.tex", tmp_path / "t.csv")
+    tex = (tmp_path / "t.tex").read_text()
+    assert "Our gnELBO sums over a 256$^2$ grid, the paper's over 1024$^2$" in tex
+    assert "ours reads about 16$\\times$ larger and the paper's gnELBO is marked (n.c.): not comparable." in tex
+    gnelbo = long.metric == "gnelbo_paper_x1e7"
+    assert not long[gnelbo].paper_comparable.any() and long[~gnelbo].paper_comparable.all()
+    assert pd.read_csv(tmp_path / "t.csv").paper_comparable.tolist() == long.paper_comparable.tolist()
+    marked = [line for line in tex.splitlines() if "(n.c.)" in line and "&" in line]
+    assert marked and all("gnELBO" in line or line.lstrip().startswith("&") for line in marked)
+
+
+def test_gnelbo_grid_not_recorded_is_not_compared(tmp_path):
+    path = _write(tmp_path / "a.csv", _seed_rows("8Gaussian", "sintro_sg"), drop="grid_size")
+    long = write_table1([path], tmp_path / "t.tex", tmp_path / "t.csv")
+    assert "The grid of our gnELBO is not recorded" in (tmp_path / "t.tex").read_text()
+    assert not long[long.metric == "gnelbo_paper_x1e7"].paper_comparable.any()
 
 
 def test_table4_paper_only_columns_and_ours(tmp_path):

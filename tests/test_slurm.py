@@ -1,8 +1,10 @@
 """The SLURM profile (profiles/slurm) on a real SLURM cluster, and what it asks SLURM for.
 
-- test_profile_*: a dry run with the profile (no cluster needed): every training / evaluation job asks for a GPU
-  through the `gpu` resource, and the sbatch line that snakemake-executor-plugin-slurm builds from those resources
-  has `--gpus`; the CPU-only rules (tables, figures) would get none (they are `localrules` and never go to SLURM).
+- test_profile_*: a dry run with the profile (no cluster needed; in a temporary working directory, so that what
+  the checkout's results/ holds neither hides jobs from the plan nor is touched): every training / evaluation job
+  asks for a GPU through the `gpu` resource, and the sbatch line that snakemake-executor-plugin-slurm builds from
+  those resources has `--gpus`; the CPU-only rules (tables, figures) would get none (they are `localrules` and never
+  go to SLURM).
 - test_tiny_workflow_on_slurm: tests/config/tiny.yaml through `--workflow-profile profiles/slurm` on the cluster that
   `.ci/slurm-up.sh` starts (one node, 2 CPUs, 2 fake GPUs as GRES, status polled with squeue). Then it checks
   SLURM's own records (`scontrol show job`, kept for MinJobAge = 600 s) that every submitted job ran there and was
@@ -25,8 +27,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import ROOT, snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles" / "slurm"
 TINY = ROOT / "tests" / "config" / "tiny.yaml"
 RUN_LIMIT_S = 600  # the tiny workflow takes 1-3 minutes on the 2-CPU CI node
@@ -52,13 +54,12 @@ def run(*command, timeout=60):
 # The profile's resources -> sbatch flags (dry run; no cluster).
 
 
-def dry_run_jobs(env=None):
-    """(rule, resources, threads) of every job that `snakemake -n --workflow-profile profiles/slurm all` plans."""
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "8", "--workflow-profile", PROFILE, "all"],
-        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    output = result.stdout + result.stderr
+def dry_run_jobs(workdir, env=None, root=ROOT):
+    """(rule, resources, threads) of every job that `snakemake -n --workflow-profile profiles/slurm all` plans in
+    `workdir` for the workflow of checkout `root`."""
+    result = snakemake(workdir, "-n", "--cores", "8", "--workflow-profile", root / "profiles" / "slurm", "all",
+                       root=root, env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
+    output = result.stdout
     assert result.returncode == 0, output[-5000:]
     jobs = []
     for block in re.split(r"\n(?=\s*(?:local)?rule \w+:)", output)[1:]:
@@ -89,8 +90,8 @@ def sbatch_flags(rule, resources, threads):
     return get_submit_command(job, params) + set_gres_string(job)
 
 
-def test_profile_dry_run_gpu_rules_get_gpus():
-    output, jobs = dry_run_jobs({"VAEPRIORS_SLURM_PARTITION": "gpu", "VAEPRIORS_SLURM_GPU_MODEL": "a100"})
+def test_profile_dry_run_gpu_rules_get_gpus(tmp_path):
+    output, jobs = dry_run_jobs(tmp_path, {"VAEPRIORS_SLURM_PARTITION": "gpu", "VAEPRIORS_SLURM_GPU_MODEL": "a100"})
     assert "Using workflow specific profile" in output
     rules = {rule for rule, _, _ in jobs}
     assert GPU_RULES | LOCAL_RULES | IMAGE_GPU_RULES | IMAGE_CPU_RULES | IMAGE_LOCAL_RULES == rules, rules
@@ -114,14 +115,11 @@ def test_profile_dry_run_gpu_rules_get_gpus():
             assert "--ntasks=1" in flags, flags
 
 
-def test_profile_defaults_leave_partition_and_account_to_the_cluster():
+def test_profile_defaults_leave_partition_and_account_to_the_cluster(tmp_path):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VAEPRIORS_SLURM_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--workflow-profile", PROFILE,
-         "results/toy/8Gaussian/grid/vae_sg/metrics.csv"],
-        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    output = result.stdout + result.stderr
+    result = snakemake(tmp_path, "-n", "--workflow-profile", PROFILE, "results/toy/8Gaussian/grid/vae_sg/metrics.csv",
+                       env=clean, timeout=300)
+    output = result.stdout
     assert result.returncode == 0, output[-5000:]
     resources = re.findall(r"^\s*resources: (.*)$", output, re.M)
     assert resources and all("gpu=1" in line for line in resources), resources

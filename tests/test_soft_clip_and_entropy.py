@@ -42,6 +42,20 @@ def test_clip_module_fits_per_dimension_bounds_and_is_off_before():
     assert clip(torch.full((1, 1, 2), 100.0)).squeeze().tolist() == pytest.approx([2.0, 4.0], abs=1e-4)
 
 
+def test_clip_of_a_single_component_holds_its_fitted_log_variance():
+    """One mixture component (Figure 2a's MoG(1)): Eq. 10's range [min, max] over components is a single point, so
+    the clip is a hard clamp at the fitted value with no gradient to the parameter: a flat clipped curve is by
+    construction, not a fitting bug."""
+    clip = LogVarSoftClip(runs=1, z_dim=2, k=10.0)
+    fitted = torch.tensor([[[0.3, -1.2]]])
+    clip.fit(fitted)
+    moved = torch.tensor([[[2.0, -5.0]]], requires_grad=True)
+    held = clip(moved)
+    torch.testing.assert_close(held, fitted)
+    held.sum().backward()
+    assert moved.grad.abs().max() < 1e-6
+
+
 def test_normalised_negative_entropy():
     uniform4 = torch.full((1, 4), 0.25)
     assert normalised_negative_entropy(uniform4).item() == pytest.approx(-1.0, abs=1e-6)

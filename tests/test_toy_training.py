@@ -97,6 +97,7 @@ def test_save_load_roundtrip_and_evaluation_is_per_run(tmp_path):
         assert torch.equal(loaded.model.state_dict()[name], value), name
     rows, samples = ToyEvaluator(loaded, TINY_EVAL).evaluate()
     assert [row["seed"] for row in rows] == [0, 7, 3]
+    assert {row["grid_size"] for row in rows} == {TINY_EVAL.grid_size}  # the grid that gnelbo_paper depends on
     assert samples["fake"].shape == (3, 50, 2) and samples["density"].shape == (3, 12, 12)
     cell = (2 * 2.0 / (24 - 1)) ** 2 * (24 / 12) ** 2  # grid spacing, then 2x2 average pooling
     assert samples["density"].sum(axis=(1, 2)) * cell == pytest.approx([1, 1, 1], rel=0.05)

@@ -1,33 +1,22 @@
 """Workflow tests: DAG planning (dry runs), lint, config validation and the CLI flags the rules build.
 
-They run Snakemake in a subprocess from the repository root and need no trained model and no `vaepriors`
-CLI: a dry run only plans the jobs.
+They run Snakemake in a subprocess, in a temporary working directory with the repository's Snakefile (never in the
+checkout, whose results/ would change what a dry run plans), and need no trained model and no `vaepriors` CLI: a dry
+run only plans the jobs.
 """
 
 import re
+import shutil
 import subprocess
 import sys
 import time
 import tomllib
-from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, snakemake, snakemake_args
 
-ROOT = Path(__file__).resolve().parents[1]
 REDUCED = ROOT / "config" / "reduced.yaml"
-
-
-def snakemake(*args):
-    """Run `python -m snakemake ARGS` in the repository root; stdout and stderr together."""
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *map(str, args)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-    )
 
 
 def job_counts(output):
@@ -118,7 +107,7 @@ def expected_image_counts(images):
 
 
 @pytest.fixture(scope="module")
-def reduced_commands():
+def reduced_commands(tmp_path_factory):
     """Shell commands of one job of each kind, planned with the reduced configuration."""
     targets = [
         "results/toy/8Gaussian/grid/vae_sg/runs.pt",
@@ -131,7 +120,8 @@ def reduced_commands():
         "results/figures/figure3.png",
         "results/figures/figure6.png",
     ]
-    result = snakemake(*targets, "--dry-run", "--forceall", "--printshellcmds", "--cores", "2", "--configfile", REDUCED)
+    result = snakemake(tmp_path_factory.mktemp("work"), *targets, "--dry-run", "--printshellcmds", "--cores", "2",
+                       layers=[REDUCED])
     assert result.returncode == 0, result.stdout
     commands = shell_commands(result.stdout)
 
@@ -143,9 +133,9 @@ def reduced_commands():
     return find
 
 
-def test_paper_scale_dag_plans_every_run_quickly():
+def test_paper_scale_dag_plans_every_run_quickly(tmp_path):
     start = time.perf_counter()
-    result = snakemake("all", "--dry-run", "--forceall", "--quiet", "rules", "reason", "host")
+    result = snakemake(tmp_path, "all", "--dry-run", "--quiet", "rules", "reason", "host")
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
@@ -161,8 +151,8 @@ def test_paper_scale_dag_plans_every_run_quickly():
     assert elapsed < 10, f"the paper-scale dry run took {elapsed:.1f} s"
 
 
-def test_reduced_dag():
-    result = snakemake("all", "--dry-run", "--forceall", "--quiet", "rules", "reason", "host", "--configfile", REDUCED)
+def test_reduced_dag(tmp_path):
+    result = snakemake(tmp_path, "all", "--dry-run", "--quiet", "rules", "reason", "host", layers=[REDUCED])
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert counts == expected_counts(merged_config(ROOT / "config.yaml", REDUCED))
@@ -170,20 +160,21 @@ def test_reduced_dag():
     assert counts["dpvae_train"] == 2 * 5 * 2  # stacks: two moons and Fashion-MNIST x 5 regularisers x 2 priors
 
 
-def test_the_default_profile_prints_a_failed_jobs_log():
+def test_the_default_profile_prints_a_failed_jobs_log(tmp_path):
     """profiles/default applies whenever no workflow profile is given: a failed job shows its log on the console (the
     error naming the file or key and the fix), not only the log's path. The SLURM profile, which replaces it, too."""
     for name in ("default", "slurm"):
         assert yaml.safe_load((ROOT / "profiles" / name / "config.yaml").read_text())["show-failed-logs"] is True, name
-    result = snakemake("results/figures/figure6.png", "--dry-run", "--forceall", "--quiet", "all")
+    result = snakemake(tmp_path, "results/figures/figure6.png", "--dry-run", "--quiet")
     assert result.returncode == 0, result.stdout
-    assert "Using workflow specific profile profiles/default" in result.stdout
+    assert "Using workflow specific profile" in result.stdout and "profiles/default" in result.stdout
 
 
-def test_parsing_the_workflow_does_not_import_torch():
+def test_parsing_the_workflow_does_not_import_torch(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "snakemake", "all", "--dry-run", "--quiet"],
-        cwd=ROOT,
+        [sys.executable, "-X", "importtime", "-m", "snakemake",
+         *snakemake_args(tmp_path, "all", "--dry-run", "--quiet")],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
@@ -194,8 +185,8 @@ def test_parsing_the_workflow_does_not_import_torch():
     assert not [m for m in imported if m.split(".")[0] in {"torch", "vaepriors"}]
 
 
-def test_lint():
-    result = snakemake("--lint")
+def test_lint(tmp_path):
+    result = snakemake(tmp_path, "--lint")
     assert result.returncode == 0, result.stdout
 
 
@@ -268,7 +259,7 @@ def test_lint():
 def test_invalid_config_is_rejected_with_a_clear_message(tmp_path, override, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(override))
-    result = snakemake("all", "--dry-run", "--configfile", bad)
+    result = snakemake(tmp_path, "all", "--dry-run", layers=[bad])
     assert result.returncode != 0
     assert message in result.stdout, result.stdout
 
@@ -303,12 +294,12 @@ def test_dpvae_schema_matches_the_package_registries():
     assert set(params["beta_tc"]["properties"]["sampling"]["enum"]) == set(SAMPLING)
 
 
-def test_unconfigured_wildcards_are_not_planned():
+def test_unconfigured_wildcards_are_not_planned(tmp_path):
     for target in ["results/toy/moons/grid/sintro_sg/runs.pt", "results/toy/rings/grid/unknown/runs.pt"]:
-        result = snakemake(target, "--dry-run")
+        result = snakemake(tmp_path, target, "--dry-run")
         assert result.returncode != 0, target
     # vae_vamp is defined in config.yaml but not run at reduced scale.
-    result = snakemake("results/toy/rings/grid/vae_vamp/runs.pt", "--dry-run", "--configfile", REDUCED)
+    result = snakemake(tmp_path, "results/toy/rings/grid/vae_vamp/runs.pt", "--dry-run", layers=[REDUCED])
     assert result.returncode != 0
 
 
@@ -385,6 +376,33 @@ def test_report_commands(reduced_commands):
     panels = ["sintro_sg", "sintro_mog_lc", "sintro_mog_lc_ip"]
     assert figure3 == [f"results/toy/{d}/seeds/{c}/samples.npz" for d in datasets for c in panels]
     assert "--out results/figures/figure6.png " in reduced_commands("vaepriors figure6 ")
+
+
+def tree(root):
+    """Every path under `root` with its size and modification time."""
+    return {path.relative_to(root): (path.stat().st_size, path.stat().st_mtime_ns) for path in root.rglob("*")}
+
+
+def test_dry_runs_neither_depend_on_nor_change_the_checkouts_results(tmp_path):
+    """`make test` after `make reduced` in the same clone: a test still plans a job whose output the checkout's
+    results/ already holds, and leaves the checkout as it was."""
+    checkout, work, trained = tmp_path / "checkout", tmp_path / "work", "results/toy/8Gaussian/grid/vae_sg/runs.pt"
+    checkout.mkdir()
+    for name in ["Snakefile", "config.yaml", "config", "envs", "profiles", "workflow"]:
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, checkout / name)
+    (checkout / trained).parent.mkdir(parents=True)
+    (checkout / trained).write_bytes(b"a finished run")
+    work.mkdir()
+    before = tree(checkout)
+
+    planned = snakemake(work, trained, "--dry-run", root=checkout)
+    assert planned.returncode == 0 and job_counts(planned.stdout) == {"toy_train_grid": 1}, planned.stdout
+    assert tree(checkout) == before  # results/ untouched, and no .snakemake/ beside it
+    # What the tests did before: a dry run in the checkout skips the job, since results/ holds its output.
+    in_checkout = subprocess.run([sys.executable, "-m", "snakemake", trained, "--dry-run"], cwd=checkout,
+                                 capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "Nothing to be done" in in_checkout.stdout + in_checkout.stderr, in_checkout.stdout
 
 
 def test_conda_env_pins_match_pyproject():

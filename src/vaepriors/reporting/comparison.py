@@ -18,8 +18,9 @@ from vaepriors.reporting.paper_values import DATASET_NAMES, DATASETS, PaperTable
 
 LONG_COLUMNS: tuple[str, ...] = (
     "dataset", "column", "configuration", "metric",
-    "ours_mean", "ours_sem", "ours_std", "n", "n_runs", "n_diverged", "paper_mean", "paper_pm",
+    "ours_mean", "ours_sem", "ours_std", "n", "n_runs", "n_diverged", "paper_mean", "paper_pm", "paper_comparable",
 )
+NOT_COMPARABLE = " (n.c.)"  # after a paper value measured differently from ours (the captions say how)
 _NOT_RUN = {"ours_mean": np.nan, "ours_sem": np.nan, "ours_std": np.nan, "n": 0, "n_runs": 0, "n_diverged": 0}
 
 
@@ -49,6 +50,7 @@ def compare(summary: pd.DataFrame, columns: Mapping[str, str | None], paper: Pap
             "dataset": dataset, "column": column, "configuration": columns[column], "metric": metric,
             **_ours(indexed, dataset, columns[column], metric),
             "paper_mean": reported.mean if reported else np.nan, "paper_pm": reported.pm if reported else np.nan,
+            "paper_comparable": True,
         })
     return pd.DataFrame(rows, columns=list(LONG_COLUMNS))
 
@@ -63,6 +65,11 @@ def _ours_cell(row: pd.Series) -> str:
     return pm_cell(row["ours_mean"], row["ours_sem"]) + diverged_mark(row["n_diverged"])
 
 
+def _paper_cell(row: pd.Series) -> str:
+    """'mean ± pm' of the paper, marked when it does not compare with ours."""
+    return pm_cell(row["paper_mean"], row["paper_pm"]) + ("" if row["paper_comparable"] else NOT_COMPARABLE)
+
+
 def display_frame(long: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
     """LaTeX cells: rows (dataset, metric, ours/paper), one column per table column, the paper row under ours."""
     keys, records = [], []
@@ -72,7 +79,7 @@ def display_frame(long: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame
         records.append({labels[row["column"]]: _ours_cell(row) for _, row in block.iterrows()})
         if block["paper_mean"].notna().any():
             keys.append(prefix + ("paper",))
-            records.append({labels[row["column"]]: pm_cell(row["paper_mean"], row["paper_pm"])
+            records.append({labels[row["column"]]: _paper_cell(row)
                             for _, row in block.iterrows() if np.isfinite(row["paper_mean"])})
     index = pd.MultiIndex.from_tuples(keys, names=["Dataset", "Metric", ""])
     return pd.DataFrame(records, index=index).reindex(columns=list(labels.values())).fillna("")

@@ -4,10 +4,12 @@ Every function takes explicit npz paths, writes a PNG at ``out_path`` and a PDF 
 and returns the matplotlib Figure (Agg canvas, no pyplot state).
 
 - Figs. 1 and 3 (two moons): per run a column of (a) generated samples coloured by their probability of generation
-  (log N(z0; 0, I) by default), (b) the aggregate posterior q(z) with the top low- (x) and high-posterior (+)
-  samples, (c) the generation space q(z0) with the same samples, (d) the training data with the decoded samples.
+  (log N(z0; 0, I) by default), (b) the aggregate posterior q(z) with the top low- (x: prior samples of lowest q(z))
+  and high-posterior (+: q(z) samples of lowest N(g(z); 0, I)) samples, a legend saying so, (c) the generation
+  space q(z0) with the same samples, (d) the training data with the decoded samples.
   Fig. 1 is the two columns of one regulariser without and with the decoupled prior; Fig. 3 any set of runs.
-- Fig. 4: leakage score LS(tau) per data set, one line per configuration (dashed: N(0, I), solid: decoupled);
+- Fig. 4: leakage score LS(tau) per data set, one line per configuration (colour: regulariser; dashed: N(0, I),
+  solid: decoupled; one legend for the figure);
   by default the authors' in-region mean, whose missing values mean an empty leakage region.
 - Fig. 5: random (Gen) and low-posterior (LP-Gen) samples per run.
 - Fig. 6: the interpolation between two posterior means, straight in z0 and mapped to z by g^-1, drawn over q(z)
@@ -25,16 +27,19 @@ import seaborn as sns
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from torchvision.utils import make_grid
 
 from vaepriors.reporting.dpvae_tables import DATASET_ORDER, model_name, paper_rank
 from vaepriors.reporting.figures import save_figure
-from vaepriors.reporting.paper_values_dpvae import DATASET_NAMES, PRIORS, REGULARISERS
+from vaepriors.reporting.paper_values_dpvae import DATASET_NAMES, MODEL_NAMES, PRIORS, REGULARISERS
 
 PathLike = str | Path
 Arrays = dict[str, np.ndarray]
 LOW, HIGH = dict(marker="x", color="red", s=40), dict(marker="P", color="orange", s=40, edgecolors="black")
 PRIOR_STYLES = {"standard": "--", "decoupled": "-"}
+PRIOR_LABELS = {"standard": r"dashed: $\mathcal{N}(0, I)$ prior", "decoupled": "solid: decoupled prior (dp)"}
+LS_LABELS = {"in_region_mean": r"$LS(\tau)$, mean over the in-region samples", "score": r"$LS(\tau)$ (eq. 6)"}
 COLOUR_LABELS = {"prior_log_p0": r"$\log \mathcal{N}(z_0; 0, I)$", "prior_log_p": r"$\log p(z)$",
                  "prior_log_q": r"$\log q(z)$"}
 
@@ -120,9 +125,23 @@ def _data_panel(ax: Axes, arrays: Arrays) -> None:
 MOONS_ROWS = ("generated samples", "$q(z)$", "$q(z_0)$", "data")
 
 
+def _moons_legend(fig: Figure) -> None:
+    """What the markers and grey dots of the q(z), q(z0) and data rows are."""
+    handles = [Line2D([], [], linestyle="none", marker=LOW["marker"], color=LOW["color"],
+                      label="prior samples of lowest $q(z)$ (low-posterior)"),
+               Line2D([], [], linestyle="none", marker=HIGH["marker"], color=HIGH["color"],
+                      markeredgecolor=HIGH["edgecolors"],
+                      label=r"$q(z)$ samples of lowest $\mathcal{N}(g(z); 0, I)$ (high-posterior, low-prior)"),
+               Line2D([], [], linestyle="none", marker="o", markersize=3, color="0.6", label="training data"),
+               Line2D([], [], linestyle="none", marker="s", color=sns.color_palette("Blues", 3)[2],
+                      label="posterior density (blue)")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=1, fontsize=7,
+               title="data row: the same samples, decoded", title_fontsize=7)
+
+
 def _moons_figure(runs: Sequence[Arrays], out_path: PathLike, colour_by: str) -> Figure:
     """One column per run, the rows of ``MOONS_ROWS``."""
-    fig = Figure(figsize=(2.4 * len(runs), 9.6), constrained_layout=True)
+    fig = Figure(figsize=(max(2.4 * len(runs), 4.8), 10.2), layout="constrained")
     axes = fig.subplots(len(MOONS_ROWS), len(runs), squeeze=False)
     for column, arrays in zip(axes.T, runs):
         _generated_panel(column[0], arrays, colour_by)
@@ -133,6 +152,7 @@ def _moons_figure(runs: Sequence[Arrays], out_path: PathLike, colour_by: str) ->
     for ax, label in zip(axes[:, 0], MOONS_ROWS):
         ax.set_ylabel(label)
     axes[0, 0].set_ylabel(f"{MOONS_ROWS[0]}\n(colour: {COLOUR_LABELS.get(colour_by, colour_by)})")
+    _moons_legend(fig)
     save_figure(fig, out_path)
     return fig
 
@@ -169,7 +189,7 @@ def plot_figure4(npz_paths: Iterable[PathLike], out_path: PathLike, value: str =
     runs = _load_sorted(npz_paths)
     datasets = list(dict.fromkeys(str(a["dataset"]) for a in runs))
     palette = dict(zip(REGULARISERS, sns.color_palette("colorblind", len(REGULARISERS))))
-    fig = Figure(figsize=(4.2 * len(datasets), 3.4), constrained_layout=True)
+    fig = Figure(figsize=(max(4.2 * len(datasets), 6.0), 4.0), layout="constrained")
     for ax, dataset in zip(fig.subplots(1, len(datasets), squeeze=False)[0], datasets):
         lines = _leakage_lines([a for a in runs if str(a["dataset"]) == dataset], value)
         for (regulariser, prior), (taus, scores) in lines.items():
@@ -177,10 +197,21 @@ def plot_figure4(npz_paths: Iterable[PathLike], out_path: PathLike, value: str =
                     label=model_name((regulariser, prior)))
         ax.set_title(DATASET_NAMES.get(dataset, dataset))
         ax.set_xlabel(r"threshold $\tau$ on $\log p(h(z))$")
-        ax.set_ylabel(r"$LS(\tau)$")
-        ax.legend(fontsize=7)
+        ax.set_ylabel(LS_LABELS.get(value, value))
+    _leakage_legend(fig, runs, palette)
     save_figure(fig, out_path)
     return fig
+
+
+def _leakage_legend(fig: Figure, runs: Sequence[Arrays], palette: dict) -> None:
+    """One legend for the figure: a colour per regulariser, a line style per prior (those present)."""
+    regularisers = sorted({str(a["regulariser"]) for a in runs}, key=lambda r: paper_rank(REGULARISERS, r))
+    priors = sorted({str(a["prior"]) for a in runs}, key=lambda p: paper_rank(PRIORS, p))
+    handles = [Line2D([], [], color=palette.get(r), linewidth=4, label=f"colour: {MODEL_NAMES.get(r, (r,))[0]}")
+               for r in regularisers]
+    handles += [Line2D([], [], color="0.3", linestyle=PRIOR_STYLES.get(p, ":"), label=PRIOR_LABELS.get(p, p))
+                for p in priors]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), fontsize=7)
 
 
 # ------------------------------------------------------------------------------------------- Figs. 5, 6 and 8

@@ -34,19 +34,21 @@ IDENTITY: tuple[str, ...] = ("dataset", "regulariser", "prior")
 
 @dataclass(frozen=True)
 class DpMetric:
-    """A table row: record key, LaTeX label (``{extractor}`` filled per data set) and printed decimals."""
+    """A table row: record key, LaTeX label (``{extractor}`` filled per data set) and printed decimals;
+    ``nonnegative`` for a quantity that is >= 0 although its estimator is not (a negative mean gets NEGATIVE_MARK)."""
 
     key: str
     label: str
     decimals: int
     uses_extractor: bool = False
+    nonnegative: bool = False
 
 
 TABLE_METRICS: tuple[DpMetric, ...] = (
     DpMetric("fid", r"FID, {extractor} $\downarrow$", 1, True),
     DpMetric("fid_lp", r"FID (LP), {extractor} $\downarrow$", 1, True),
-    DpMetric("skl", r"sKL, $z$-space (paper's text) $\downarrow$", 2),
-    DpMetric("skl_generation_space", r"sKL, $z_0$-space (authors' code) $\downarrow$", 2),
+    DpMetric("skl", r"sKL, $z$-space (paper's text) $\downarrow$", 2, nonnegative=True),
+    DpMetric("skl_generation_space", r"sKL, $z_0$-space (authors' code) $\downarrow$", 2, nonnegative=True),
     DpMetric("nll_is", r"NLL, importance sampled (nats/example) $\downarrow$", 2),
     DpMetric("batch_nelbo_paper", r"batch-summed $-$ELBO $/10^3$ (paper's ``NLL ($\times 10^3$)'') $\downarrow$", 3),
 )
@@ -130,16 +132,28 @@ def table_rows(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(LONG_COLUMNS))
 
 
+<<<<<<< HEAD
 def _ours_cell(row: pd.Series, decimals: int) -> str:
     """'mean ± sem' (n >= 2), the mean alone (n = 1) with the diverged-runs mark; 'diverged (k/n)' when no run
     left a value because runs diverged, else the not-run dash."""
+=======
+def _ours_cell(row: pd.Series, metric: DpMetric) -> str:
+    """'mean ± sem' (n >= 2), the mean alone (n = 1) or the not-run dash, with the diverged-runs mark, and the
+    negative-estimate mark where a quantity that is >= 0 came out below 0."""
+    decimals = metric.decimals
+>>>>>>> wt-c
     if row["n"] == 0:
         return no_value_cell(int(row["n_diverged"]), int(row["n_runs"]))
     if row["n"] == 1:
         text = f"{row['mean']:.{decimals}f}"
     else:
         text = f"{row['mean']:.{decimals}f} $\\pm$ {row['sem']:.{decimals}f}"
-    return text + diverged_mark(int(row["n_diverged"]))
+    return text + (NEGATIVE_MARK if negative_estimate(row, metric) else "") + diverged_mark(int(row["n_diverged"]))
+
+
+def negative_estimate(row: pd.Series, metric: DpMetric) -> bool:
+    """Whether a cell shows a negative mean of a quantity that is >= 0 (an sKL from the 1-NN estimator)."""
+    return metric.nonnegative and row["n"] > 0 and row["mean"] < 0
 
 
 Row = tuple[tuple[str, str, str], dict[Configuration, str]]
@@ -155,7 +169,7 @@ def _metric_rows(block: pd.DataFrame, dataset: str, metric: DpMetric, configurat
         return []
     name = DATASET_NAMES.get(dataset, dataset)
     label = metric.label.format(extractor=describe_extractor(extractor)[0] if extractor else "n/a")
-    ours = {c: NOT_RUN for c in configurations} | {(r.regulariser, r.prior): _ours_cell(r, metric.decimals)
+    ours = {c: NOT_RUN for c in configurations} | {(r.regulariser, r.prior): _ours_cell(r, metric)
                                                    for _, r in stats.iterrows()}
     rows: list[Row] = [((name, label, "ours"), ours)]
     if paper:
@@ -187,12 +201,26 @@ CAPTION = (
     "batch-summed negative ELBO divided by 1000 and is printed beside ours of that definition. The paper prints "
     "single numbers; its FID (LP) selects samples with the authors' per-batch score. -- : not run; " + DIVERGED_NOTE
 )
+NEGATIVE_MARK = r"$^{<0}$"
+NEGATIVE_NOTE = (
+    " $^{<0}$: a negative sKL estimate, printed as estimated (the CSV keeps every seed's mean as is): sKL itself is "
+    "$\\geq 0$, but the 1-NN estimator is only asymptotically unbiased, and for two nearly equal distributions its "
+    "finite-sample estimate scatters around 0 and can fall below it; read such a value as sKL $\\approx 0$ within "
+    "the estimator's noise."
+)
+
+
+def caption(long: pd.DataFrame) -> str:
+    """The caption, with the note on negative sKL estimates when a cell carries their mark."""
+    metrics = {metric.key: metric for metric in TABLE_METRICS}
+    negative = any(negative_estimate(row, metrics[row["metric"]]) for _, row in long.iterrows())
+    return CAPTION + (NEGATIVE_NOTE if negative else "")
 
 
 def write_dpvae_table1(eval_json_paths: Paths, out_tex: str | Path, out_csv: str | Path) -> pd.DataFrame:
     """Table 1 (LaTeX at ``out_tex``, tidy CSV at ``out_csv``) from evaluation JSON records; returns the tidy rows."""
     long = table_rows(load_dpvae_records(eval_json_paths))
-    write_text(out_tex, render(display_frame(long), CAPTION, "tab:dpvae-table1"))
+    write_text(out_tex, render(display_frame(long), caption(long), "tab:dpvae-table1"))
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     long.to_csv(out_csv, index=False)
     return long

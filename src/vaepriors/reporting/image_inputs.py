@@ -103,6 +103,20 @@ def load_fid_history(path: PathLike) -> pd.DataFrame:
     return _epoch_table(path, ("epoch", "fid_gen_standard", "fid_gen_paper"))
 
 
+def fid_extractor(fid_histories: Iterable[PathLike]) -> str | None:
+    """The feature extractor of the FIDs in `fid_histories` (`fid_extractor` of each run's evaluation JSON beside
+    its `_fid_history.csv`), so that an FID axis can name it; None when no JSON records one."""
+    found = set()
+    for path in fid_histories:
+        record = Path(str(path).removesuffix("_fid_history.csv") + ".json")
+        if record.is_file():
+            found.add(json.loads(record.read_text()).get("fid_extractor"))
+    found.discard(None)
+    if len(found) > 1:
+        raise ValueError(f"FID histories of different feature extractors share an axis: {sorted(found)}")
+    return found.pop() if found else None
+
+
 def until_divergence(frame: pd.DataFrame, status: RunStatus) -> pd.DataFrame:
     """Rows up to and including the divergence epoch ("trained until crashing"); all rows for a run that did not."""
     if not status.diverged or status.diverged_at_epoch is None:

@@ -100,18 +100,27 @@ def _dataset_row(cells: dict[Cell, Drawer], dataset: str, suffix: str = "") -> t
     return f"{IMAGE_DATASET_NAMES.get(dataset, dataset)}{suffix}", drawers
 
 
-def _class_legend(fig: Figure, labels: np.ndarray) -> None:
-    """One legend entry per class drawn anywhere in the figure (none when nothing is labelled)."""
+PRIOR_MEAN_LABEL = "prior mean (area $\\propto$ weight)"
+
+
+def _class_legend(fig: Figure, labels: np.ndarray, prior_means: bool) -> None:
+    """One legend entry per class drawn anywhere in the figure, and one for the prior means' black dots when the
+    figure draws them (no legend when there is neither)."""
     classes = np.unique(labels[labels >= 0])
-    if classes.size:
-        colours = class_colours(classes)
-        handles = [Line2D([], [], marker="o", linestyle="none", color=colour, label=str(c))
-                   for c, colour in zip(classes, colours)]
-        fig.legend(handles=handles, title="class", loc="outside lower center", ncol=len(handles), fontsize=7)
+    handles = [Line2D([], [], marker="o", linestyle="none", color=colour, label=str(c))
+               for c, colour in zip(classes, class_colours(classes))]
+    if prior_means:
+        handles.append(Line2D([], [], marker="o", linestyle="none", color="black", markeredgecolor="white",
+                              label=PRIOR_MEAN_LABEL))
+    if handles:
+        fig.legend(handles=handles, title="colour: class" if classes.size else None, loc="outside lower center",
+                   ncol=len(handles), fontsize=7, title_fontsize=8)
 
 
-def _table_figure(rows: Sequence[tuple[str, dict[str, Drawer]]], out: PathLike) -> Figure:
-    """A panel per (row, configuration), columns in Table-5 order; 'not run' where a row lacks a configuration."""
+def _table_figure(rows: Sequence[tuple[str, dict[str, Drawer]]], out: PathLike, prior_means: bool = False
+                  ) -> Figure:
+    """A panel per (row, configuration), columns in Table-5 order; 'not run' where a row lacks a configuration;
+    `prior_means` when the latent panels draw them (legend entry)."""
     if not rows:
         raise ValueError("the figure needs at least one input file")
     columns = ordered_configurations(c for _, drawers in rows for c in drawers)
@@ -125,7 +134,7 @@ def _table_figure(rows: Sequence[tuple[str, dict[str, Drawer]]], out: PathLike) 
         ax_row[0].set_ylabel(label)
     for ax, configuration in zip(axes[0], columns):
         ax.set_title(configuration_label(configuration), fontsize=9)
-    _class_legend(fig, np.concatenate(seen))
+    _class_legend(fig, np.concatenate(seen), prior_means)
     save_figure(fig, out)
     return fig
 
@@ -141,8 +150,13 @@ def plot_figure8(latents_files: Iterable[PathLike], out: PathLike, points: str =
     (rows) and configuration (columns), from one _latents.npz per cell; ``failed`` cells (no run to show, e.g. all
     diverged) get a panel with their text."""
     _check_points(points)
+<<<<<<< HEAD
     cells = _with_failed(_cells(latents_files, partial(draw_latent_panel, points=points)), failed)
     return _table_figure([_dataset_row(cells, dataset) for dataset in _datasets(cells)], out)
+=======
+    cells = _cells(latents_files, partial(draw_latent_panel, points=points))
+    return _table_figure([_dataset_row(cells, dataset) for dataset in _datasets(cells)], out, prior_means=True)
+>>>>>>> wt-c
 
 
 def plot_figure9(tsne_files: Iterable[PathLike], out: PathLike) -> Figure:
@@ -162,4 +176,4 @@ def plot_figure4(latents_files: Iterable[PathLike], tsne_files: Iterable[PathLik
     rows = [row for dataset in _datasets(latent_cells, tsne_cells)
             for row in (_dataset_row(latent_cells, dataset, "\nlatent dims 1-2"),
                         _dataset_row(tsne_cells, dataset, "\nt-SNE"))]
-    return _table_figure(rows, out)
+    return _table_figure(rows, out, prior_means=bool(latent_cells))

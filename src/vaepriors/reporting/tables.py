@@ -14,10 +14,17 @@ import pandas as pd
 
 from vaepriors.evaluation.selection import select_optimum, selectable
 from vaepriors.reporting.aggregate import GRID_COLUMNS, read_metrics, summarise
+<<<<<<< HEAD
 from vaepriors.reporting.comparison import compare, display_frame
 from vaepriors.reporting.latex import DIVERGED_NOTE, number_cell, render, write_text
+=======
+from vaepriors.reporting.comparison import NOT_COMPARABLE, compare, display_frame
+from vaepriors.reporting.latex import number_cell, render, write_text
+from vaepriors.reporting.metrics import summary_name
+>>>>>>> wt-c
 from vaepriors.reporting.paper_values import (
-    DATASET_NAMES, DATASETS, TABLE1, TABLE1_CONFIGURATIONS, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4, Betas,
+    DATASET_NAMES, DATASETS, PAPER_GRID_SIZE, TABLE1, TABLE1_CONFIGURATIONS, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4,
+    Betas,
 )
 
 Paths = Iterable[str | Path]
@@ -48,18 +55,44 @@ _METRICS_NOTE = (
 )
 
 
+def grid_sizes(metrics: pd.DataFrame) -> list[int]:
+    """The evaluation grids (points per side) behind a table's gnELBO; empty when metrics.csv predates `grid_size`."""
+    if "grid_size" not in metrics:
+        return []
+    return sorted(int(size) for size in metrics["grid_size"].dropna().unique())
+
+
+def gnelbo_grid(long: pd.DataFrame, sizes: list[int]) -> tuple[pd.DataFrame, str]:
+    """Mark the paper's gnELBO not comparable unless all of ours is on the paper's grid, and the caption's sentence
+    that names the grids: gnELBO scales with 1/(grid points), so a reduced 256² grid reads about 16× the paper's."""
+    comparable = sizes == [PAPER_GRID_SIZE]
+    long = long.assign(paper_comparable=comparable | (long["metric"] != summary_name("gnelbo_paper")))
+    paper = f"{PAPER_GRID_SIZE}$^2$"
+    if comparable:
+        return long, f"gnELBO sums over the {paper} grid, as the paper's."
+    marked = f"the paper's gnELBO is marked{NOT_COMPARABLE}: not comparable."
+    if not sizes:
+        return long, (r"The grid of our gnELBO is not recorded (metrics.csv without grid\_size; the paper's is "
+                      f"{paper}): {marked}")
+    ours = ", ".join(f"{size}$^2$" for size in sizes)
+    scale = f"ours reads about {(PAPER_GRID_SIZE / sizes[0]) ** 2:g}$\\times$ larger and " if len(sizes) == 1 else ""
+    return long, (f"Our gnELBO sums over a {ours} grid, the paper's over {paper}; gnELBO scales with 1/(grid "
+                  f"points), so {scale}{marked}")
+
+
 def write_table1(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path) -> pd.DataFrame:
     """Table 1: the six prior configurations on the four datasets, ours beside the paper's values, and the
     decoupled-prior columns (no paper value) when they were run."""
-    summary = summarise(read_metrics(metrics_paths))
+    metrics = read_metrics(metrics_paths)
+    summary = summarise(metrics)
     beyond = [c for c in TABLE1_BEYOND if c in set(summary["configuration"])]
     columns = {configuration: configuration for configuration in (*TABLE1_CONFIGURATIONS, *beyond)}
-    long = compare(summary, columns, TABLE1)
+    long, grid_note = gnelbo_grid(compare(summary, columns, TABLE1), grid_sizes(metrics))
     flow = (" Flow: dpVAE's decoupled RealNVP prior (not in the paper), trained in the warm-up only or with IP."
             if beyond else "")
     caption = ("2D density estimation (paper Table 1): VAE and S-IntroVAE under the standard Gaussian (SG), "
                "VAMP(64)$\\to$MoG priors with learnable contributions (LC) and Intro-Prior (IP)." + flow + " "
-               + _METRICS_NOTE)
+               + _METRICS_NOTE + " " + grid_note)
     labels = {column: TABLE1_LABELS[column] for column in columns}
     write_text(out_tex, render(display_frame(long, labels), caption, "tab:table1"))
     long = long.drop(columns="column")  # identical to `configuration` here
@@ -120,12 +153,13 @@ def write_table3(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path)
 
 def write_table4(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path) -> pd.DataFrame:
     """Table 4: the S-IntroVAE SG baseline, reported / reproduced (closed-form and MC KL) / replicated."""
-    long = compare(summarise(read_metrics(metrics_paths)), TABLE4_SOURCES, TABLE4)
+    metrics = read_metrics(metrics_paths)
+    long, grid_note = gnelbo_grid(compare(summarise(metrics), TABLE4_SOURCES, TABLE4), grid_sizes(metrics))
     caption = ("S-IntroVAE baseline under the standard Gaussian prior (paper Table 4). ``reported'': Daniel \\& "
                "Tamar (2021); ``official repr.'': the paper's run of the official code (paper values only); "
                "repr.: Daniel \\& Tamar's betas (our \\texttt{baseline\\_closed}, \\texttt{baseline\\_mc}); "
                "replicated: our grid optimum (\\texttt{sintro\\_sg}); (c)/(s): closed-form/sampled KL. "
-               + _METRICS_NOTE)
+               + _METRICS_NOTE + " " + grid_note)
     write_text(out_tex, render(display_frame(long, TABLE4_LABELS), caption, "tab:table4"))
     _write_csv(long, out_csv)
     return long
