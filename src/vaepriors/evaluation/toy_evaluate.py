@@ -90,12 +90,8 @@ class ToyEvaluator:
         spec, h, bins = self.runs.config.runs[run], self.half_width, self.cfg.bins
         row = {"dataset": self.runs.config.dataset, "configuration": self.runs.config.configuration, "run": run,
                "seed": spec.seed, "beta_rec": spec.beta_rec, "beta_kl": spec.beta_kl, "beta_neg": spec.beta_neg,
-<<<<<<< HEAD
                "kl": self.runs.config.kl, "diverged_at": self.runs.diverged_at[run],
-               "diverged_reason": self.runs.reasons[run]}
-=======
-               "kl": self.runs.config.kl, "diverged_at": self.runs.diverged_at[run], "grid_size": self.cfg.grid_size}
->>>>>>> wt-c
+               "diverged_reason": self.runs.reasons[run], "grid_size": self.cfg.grid_size}
         finite = all(np.isfinite(a).all() for a in (kl_fake, jsd_fake, nelbo_grid, nelbo_data))
         values = {
             "gnelbo_paper": lambda: metrics.gnelbo_paper(nelbo_grid, nelbo_data),

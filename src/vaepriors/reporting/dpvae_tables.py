@@ -132,16 +132,11 @@ def table_rows(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(LONG_COLUMNS))
 
 
-<<<<<<< HEAD
-def _ours_cell(row: pd.Series, decimals: int) -> str:
-    """'mean ± sem' (n >= 2), the mean alone (n = 1) with the diverged-runs mark; 'diverged (k/n)' when no run
-    left a value because runs diverged, else the not-run dash."""
-=======
 def _ours_cell(row: pd.Series, metric: DpMetric) -> str:
-    """'mean ± sem' (n >= 2), the mean alone (n = 1) or the not-run dash, with the diverged-runs mark, and the
-    negative-estimate mark where a quantity that is >= 0 came out below 0."""
+    """'mean ± sem' (n >= 2), the mean alone (n = 1) with the diverged-runs mark and the negative-estimate mark
+    where a quantity that is >= 0 came out below 0; 'diverged (k/n)' when no run left a value because runs
+    diverged, else the not-run dash."""
     decimals = metric.decimals
->>>>>>> wt-c
     if row["n"] == 0:
         return no_value_cell(int(row["n_diverged"]), int(row["n_runs"]))
     if row["n"] == 1:

@@ -150,13 +150,8 @@ def plot_figure8(latents_files: Iterable[PathLike], out: PathLike, points: str =
     (rows) and configuration (columns), from one _latents.npz per cell; ``failed`` cells (no run to show, e.g. all
     diverged) get a panel with their text."""
     _check_points(points)
-<<<<<<< HEAD
     cells = _with_failed(_cells(latents_files, partial(draw_latent_panel, points=points)), failed)
-    return _table_figure([_dataset_row(cells, dataset) for dataset in _datasets(cells)], out)
-=======
-    cells = _cells(latents_files, partial(draw_latent_panel, points=points))
     return _table_figure([_dataset_row(cells, dataset) for dataset in _datasets(cells)], out, prior_means=True)
->>>>>>> wt-c
 
 
 def plot_figure9(tsne_files: Iterable[PathLike], out: PathLike) -> Figure:

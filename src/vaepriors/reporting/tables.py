@@ -14,14 +14,9 @@ import pandas as pd
 
 from vaepriors.evaluation.selection import select_optimum, selectable
 from vaepriors.reporting.aggregate import GRID_COLUMNS, read_metrics, summarise
-<<<<<<< HEAD
-from vaepriors.reporting.comparison import compare, display_frame
-from vaepriors.reporting.latex import DIVERGED_NOTE, number_cell, render, write_text
-=======
 from vaepriors.reporting.comparison import NOT_COMPARABLE, compare, display_frame
-from vaepriors.reporting.latex import number_cell, render, write_text
+from vaepriors.reporting.latex import DIVERGED_NOTE, number_cell, render, write_text
 from vaepriors.reporting.metrics import summary_name
->>>>>>> wt-c
 from vaepriors.reporting.paper_values import (
     DATASET_NAMES, DATASETS, PAPER_GRID_SIZE, TABLE1, TABLE1_CONFIGURATIONS, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4,
     Betas,
