@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vaepriors.training.config import RunSpec, ToyTrainConfig
+from vaepriors.studies.toy2d.config import RunSpec, ToyTrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def kill_after_checkpoint(job, checkpoint, position: int, timeout: float = 300) 
     import signal
     import time
 
-    from vaepriors.training.engine import load_state
+    from vaepriors.core.training.engine import load_state
 
     deadline = time.monotonic() + timeout
     while not checkpoint.exists() or load_state(checkpoint)["position"] < position:

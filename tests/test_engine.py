@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import pytest
 import torch
 
-from vaepriors.training.engine import (Checkpoint, DivergenceMonitor, IntervalTrainer, LoopSettings,
+from vaepriors.core.training.engine import (Checkpoint, DivergenceMonitor, IntervalTrainer, LoopSettings,
                                        config_differences, spawn_seeds)
 
 

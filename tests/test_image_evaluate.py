@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
-from vaepriors.evaluation.feature_classifier import train_feature_classifier
-from vaepriors.evaluation.image_evaluate import ImageEvalConfig, ImageEvaluator, responsibility_entropy, \
+from vaepriors.core.evaluation.feature_classifier import train_feature_classifier
+from vaepriors.studies.images.evaluate import ImageEvalConfig, ImageEvaluator, responsibility_entropy, \
     write_evaluation
-from vaepriors.training.image_checkpoint import load_snapshot
-from vaepriors.training.image_stages import run_warmup
-from vaepriors.randomness import RunRandomness
+from vaepriors.studies.images.checkpoint import load_snapshot
+from vaepriors.studies.images.stages import run_warmup
+from vaepriors.core.randomness import RunRandomness
 
 from test_image_training import tiny_image_config, train_one
 

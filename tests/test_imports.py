@@ -38,7 +38,7 @@ print(json.dumps(failures))
 
 
 def test_the_walk_finds_the_layers():
-    assert {"vaepriors.losses.kl", "vaepriors.priors.flow", "vaepriors.training.toy_trainer"} <= set(MODULES)
+    assert {"vaepriors.core.losses.kl", "vaepriors.core.priors.flow", "vaepriors.studies.toy2d.trainer"} <= set(MODULES)
 
 
 def test_every_module_imports_first():

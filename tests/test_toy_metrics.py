@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vaepriors.evaluation import toy_metrics as m
-from vaepriors.evaluation.selection import optimum_betas
+from vaepriors.studies.toy2d.selection import optimum_betas
 
 # Two bins per axis on [-1, 1]^2: every bin has area 1, so densities equal probability masses.
 LOW, HIGH = (-0.5, -0.5), (0.5, 0.5)

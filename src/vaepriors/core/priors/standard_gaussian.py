@@ -1,0 +1,17 @@
+"""The standard Gaussian prior N(0, I) (the authors' ``ImposedPrior``): one fixed component."""
+
+import torch
+from torch import nn
+
+from vaepriors.core.priors.base import MixtureParams, Prior
+
+
+class StandardGaussianPrior(Prior):
+    def __init__(self, runs: int, z_dim: int):
+        super().__init__()
+        self.register_buffer("mu", torch.zeros(runs, 1, z_dim))
+        self.register_buffer("logvar", torch.zeros(runs, 1, z_dim))
+        self.register_buffer("logits", torch.zeros(runs, 1))
+
+    def distribution(self, encoder: nn.Module) -> MixtureParams:
+        return MixtureParams(self.mu, self.logvar, self.logits)
