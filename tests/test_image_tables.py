@@ -13,7 +13,8 @@ import pytest
 from vaepriors.studies.images.selection import (
     NO_FINITE_R, SELECTED, MissingKeyError, load_records, records_frame, select_r_entropy, sweep_summary,
 )
-from vaepriors.studies.images.tables import PriorColumn, describe_extractor, write_table2, write_table5
+from vaepriors.core.reporting.extractors import describe_extractor
+from vaepriors.studies.images.tables import PriorColumn, write_table2, write_table5
 from vaepriors.studies.images.paper_values import (
     TABLE2, TABLE2_CONFIGURATIONS, TABLE2_R_ENTROPY, TABLE5, TABLE5_CONFIGURATIONS, TABLE5_R_ENTROPY,
 )

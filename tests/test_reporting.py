@@ -11,7 +11,8 @@ import pytest
 
 from vaepriors.reporting import plot_figure3, plot_figure6, write_table1, write_table3, write_table4
 from vaepriors.studies.toy2d.selection import select_optimum
-from vaepriors.studies.toy2d.aggregate import MissingColumnError, read_metrics, seed_statistics, summarise
+from vaepriors.core.reporting.statistics import seed_statistics
+from vaepriors.studies.toy2d.aggregate import MissingColumnError, read_metrics, summarise
 from vaepriors.studies.toy2d.paper_values import TABLE1, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4
 from vaepriors.studies.toy2d.samples import load_samples
 

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
 from vaepriors.studies.dpvae.tables import DATASET_ORDER, model_name, paper_rank
-from vaepriors.studies.toy2d.figures import save_figure
+from vaepriors.core.reporting.figures import save_figure
 from vaepriors.studies.dpvae.paper_values import DATASET_NAMES, PRIORS, REGULARISERS
 
 PathLike = str | Path

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from vaepriors.studies.toy2d.paper_values import Reported
+from vaepriors.core.reporting.paper_cells import Reported
 
 Configuration = tuple[str, str]  # (regulariser, prior)
 DpPaperTable = dict[tuple[str, str], dict[Configuration, Reported]]

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from vaepriors.studies.toy2d.aggregate import seed_statistics
-from vaepriors.studies.images.tables import describe_extractor
+from vaepriors.core.reporting.statistics import seed_statistics
+from vaepriors.core.reporting.extractors import describe_extractor
 from vaepriors.core.reporting.latex import NOT_RUN, diverged_mark, render, write_text
 from vaepriors.studies.dpvae.paper_values import (
     DATASET_NAMES, METRIC_NOTES, MODEL_NAMES, PRIORS, REGULARISERS, TABLE1, TABLE1_DATASETS, TABLE1_PRINTED,

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from vaepriors.studies.images.overfit_encoder import CONFIGURATIONS, PANEL_KINDS, panel_key
-from vaepriors.studies.toy2d.figures import save_figure
+from vaepriors.core.reporting.figures import save_figure
 from vaepriors.studies.images.panels import as_rgb, grid_image
 
 PathLike = str | Path

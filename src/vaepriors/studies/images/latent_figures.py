@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from vaepriors.core.evaluation.tsne import load_tsne
-from vaepriors.studies.toy2d.figures import save_figure
+from vaepriors.core.reporting.figures import save_figure
 from vaepriors.studies.images.inputs import (
     PathLike, configuration_label, load_latents, ordered_configurations, ordered_datasets, run_key,
 )

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
-from vaepriors.studies.toy2d.figures import save_figure
+from vaepriors.core.reporting.figures import save_figure
 from vaepriors.studies.images.inputs import ImageLatents, PathLike, load_latents
 
 INACTIVE_RESPONSIBILITY = 1e-2

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from vaepriors.studies.toy2d.paper_values import PaperTable, Reported
+from vaepriors.core.reporting.paper_cells import PaperTable, Reported
 
 NO_PM = math.nan  # the paper printed the mean alone
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vaepriors.studies.toy2d.aggregate import summarise
+from vaepriors.core.reporting.statistics import summarise
 
 SELECTION_KEY = "fid_gen_paper"
 IDENTITY: tuple[str, ...] = ("dataset", "configuration", "r_entropy")
@@ -60,7 +60,7 @@ def failed_runs(records: pd.DataFrame) -> pd.Series:
 
 def sweep_summary(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """Mean ± paper-style sem over seeds per (dataset, configuration, r_entropy, metric), r ascending."""
-    summary = summarise(records, identity=IDENTITY, columns=metrics, failed=failed_runs)
+    summary = summarise(records, IDENTITY, metrics, failed_runs)
     return summary.sort_values(list(IDENTITY), kind="stable").reset_index(drop=True)
 
 

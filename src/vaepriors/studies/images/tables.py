@@ -22,7 +22,8 @@ from vaepriors.studies.images.selection import (
     NO_FINITE_R, SELECTION_KEY, load_records, select_r_entropy, sweep_summary,
 )
 from vaepriors.core.reporting.latex import NOT_RUN, diverged_mark, number_cell, pm_cell, render, write_text
-from vaepriors.studies.toy2d.paper_values import PaperTable, Reported
+from vaepriors.core.reporting.extractors import describe_extractor
+from vaepriors.core.reporting.paper_cells import PaperTable, Reported
 from vaepriors.studies.images.paper_values import (
     IMAGE_DATASET_NAMES, IMAGE_DATASETS, TABLE2, TABLE2_R_ENTROPY, TABLE5, TABLE5_R_ENTROPY,
 )
@@ -60,9 +61,6 @@ METRICS_BY_KEY: dict[str, ImageMetric] = {metric.key: metric for metric in TABLE
 BEST: dict[str, Callable[[np.ndarray], float]] = {"min": np.nanmin, "max": np.nanmax}
 
 # Extractor family (the `fid_extractor` name up to the first '-' or ':') -> (label, comparable with the paper).
-EXTRACTOR_FAMILIES: dict[str, tuple[str, bool]] = {
-    "inception": ("Inception", True), "classifier": ("classifier features", False),
-}
 _CONFIGURATION = re.compile(r"^(?:sg|mog(?P<components>\d+)(?P<lc>_lc)?(?P<ip>_ip)?|(?P<flow>flow)(?P<flow_ip>_ip)?)$")
 _VARIANTS: dict[tuple[bool, bool], str] = {
     (False, False): "no LC/IP", (False, True): "IP", (True, False): "LC", (True, True): "LC+IP",
@@ -104,12 +102,6 @@ class PriorColumn:
         if self.components == 1:
             return "SG", ""
         return f"MoG({self.components})", _VARIANTS[(self.lc, self.ip)]
-
-
-def describe_extractor(name: str) -> tuple[str, bool]:
-    """(row-label text, whether the paper's FIDs are comparable) for a `fid_extractor` name."""
-    family = re.split(r"[-:]", name, maxsplit=1)[0]
-    return EXTRACTOR_FAMILIES.get(family, (name, False))
 
 
 def _per_dataset(records: pd.DataFrame, column: str) -> dict[str, str]:

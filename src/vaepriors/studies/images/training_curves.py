@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from vaepriors.studies.toy2d.figures import save_figure
+from vaepriors.core.reporting.figures import save_figure
 from vaepriors.studies.images.inputs import (
     PathLike, RunStatus, load_fid_history, load_history, load_latents, load_status, ordered_datasets, run_key,
     until_divergence,

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from vaepriors.core.priors.soft_clip import retained_fraction, soft_clip
+from vaepriors.core.reporting.figures import save_figure
 from vaepriors.studies.toy2d.paper_values import DATASET_NAMES, DATASETS
 from vaepriors.studies.toy2d.samples import SampleSet, load_samples
 
@@ -23,14 +24,6 @@ from vaepriors.studies.toy2d.samples import SampleSet, load_samples
 FIGURE3_CONFIGURATIONS: dict[str, str] = {"sintro_sg": "SG", "sintro_mog_lc": "MoG LC", "sintro_mog_lc_ip": "MoG LC+IP"}
 FIGURE6_RANGES: tuple[tuple[float, float], ...] = ((-1.0, 1.0), (-5.0, 5.0), (-20.0, 20.0))
 FIGURE6_K: tuple[float, ...] = (1.0, 5.0, 10.0, 20.0)
-
-
-def save_figure(fig: Figure, out_path: str | Path) -> None:
-    """Save as PNG at `out_path` and as PDF with the same stem."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=150)
-    fig.savefig(out_path.with_suffix(".pdf"))
 
 
 def _window(ax: Axes, half_width: float) -> None:

@@ -10,14 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from vaepriors.core.reporting.paper_cells import PaperTable, Reported
 from vaepriors.studies.toy2d.metric_names import PAPER_METRICS
-
-
-class Reported(NamedTuple):
-    """One "mean ± pm" cell of a paper table."""
-
-    mean: float
-    pm: float
 
 
 class Betas(NamedTuple):
@@ -98,9 +92,6 @@ _TABLE4_ROWS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
         ((4.13, 0.09), (4.37, 0.12), (4.35, 0.12), (4.2, 0.11), (4.05, 0.15)),
     ),
 }
-
-PaperTable = dict[tuple[str, str], dict[str, Reported]]
-
 
 def _keyed(rows: dict[str, tuple[tuple[tuple[float, float], ...], ...]], columns: tuple[str, ...]) -> PaperTable:
     """Turn the positional rows above into {(dataset, metric): {column: Reported}}."""
