@@ -7,7 +7,7 @@ import torch
 
 from vaepriors.core.data.images import ImageData
 from vaepriors.studies.dpvae.moons import two_moons
-from vaepriors.evaluation import dpvae_evaluate
+from vaepriors.studies.dpvae import evaluate as dpvae_evaluate
 from vaepriors.studies.dpvae.evaluate import DpVAEEvalConfig, authors_kl, evaluate_dpvae, write_dpvae_evaluation
 from vaepriors.studies.dpvae.metrics import AggregatePosterior
 from vaepriors.core.evaluation.feature_classifier import train_feature_classifier

@@ -21,7 +21,7 @@ from vaepriors.core.losses.kl import ClosedFormKL, MonteCarloKL, kl_monte_carlo
 from vaepriors.studies.images.model import build_prior
 from vaepriors.core.nets.stacked import StackedLinear
 from vaepriors.core.priors import DecoupledPrior, DecoupledPriorConfig, FlowDistribution
-from vaepriors.reporting import write_table1
+from vaepriors.studies.toy2d.tables import write_table1
 from vaepriors.studies.images.tables import PriorColumn, write_table2, write_table5
 from vaepriors.studies.toy2d.config import RunSpec, ToyTrainConfig
 from vaepriors.studies.images.checkpoint import load_snapshot

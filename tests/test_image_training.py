@@ -6,7 +6,7 @@ import torch
 
 from vaepriors.core.nets.conv import ConvDecoder, ConvEncoder
 from vaepriors.core.priors import MixtureOfGaussiansPrior
-from vaepriors.training import image_trainer
+from vaepriors.studies.images import trainer as image_trainer
 from vaepriors.studies.images.checkpoint import load_snapshot
 from vaepriors.studies.images.config import ImageStackConfig, ImageTrainConfig
 from vaepriors.studies.images.stages import run_adversarial, run_warmup

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from vaepriors.evaluation import toy_metrics as m
+from vaepriors.studies.toy2d import metrics as m
 from vaepriors.studies.toy2d.selection import optimum_betas
 
 # Two bins per axis on [-1, 1]^2: every bin has area 1, so densities equal probability masses.

@@ -39,6 +39,7 @@ from torch import nn
 from torch.distributions import Normal
 
 from vaepriors.core.nets.stacked import StackedLinear
+from vaepriors.core.priors.registry import PriorRequest, register_prior
 from vaepriors.core.priors.base import Prior, PriorDistribution, Randomness
 
 LEAKY_SLOPE = 0.01
@@ -232,3 +233,11 @@ class FlowDistribution(PriorDistribution):
         detached. The one component is 0."""
         z = self.from_generation_space(randomness.normal(n, self.dim))
         return z, torch.zeros(z.shape[:-1], dtype=torch.long, device=z.device)
+
+
+@register_prior("decoupled", min_z_dim=2)
+def _build(request: PriorRequest) -> DecoupledPrior:
+    """R independent flows, each initialised from its run's generator."""
+    config = DecoupledPriorConfig(request.z_dim, request.flow_blocks, request.flow_hidden,
+                                  log_scale_bound=request.flow_log_scale_bound)
+    return DecoupledPrior(config, generators=request.generators)

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from vaepriors.core.priors.base import MixtureParams, Prior
+from vaepriors.core.priors.registry import PriorRequest, register_prior
 
 
 class StandardGaussianPrior(Prior):
@@ -15,3 +16,8 @@ class StandardGaussianPrior(Prior):
 
     def distribution(self, encoder: nn.Module) -> MixtureParams:
         return MixtureParams(self.mu, self.logvar, self.logits)
+
+
+@register_prior("standard_gaussian", learnable=False, closed_form_kl=True)
+def _build(request: PriorRequest) -> StandardGaussianPrior:
+    return StandardGaussianPrior(request.runs, request.z_dim)

@@ -8,6 +8,7 @@ from torch import nn
 
 from vaepriors.core.priors.base import MixtureParams, Prior, contribution_logits
 from vaepriors.core.priors.mixture import MixtureOfGaussiansPrior
+from vaepriors.core.priors.registry import PriorRequest, register_prior
 
 # How the mixture logits are carried over when the VampPrior becomes a MoG (reference §3.1 and §12.10).
 VAMP_TO_MOG_WEIGHTS = ("authors", "preserve")
@@ -45,3 +46,12 @@ class VampPrior(Prior):
             params = self.distribution(encoder)
             logits = params.log_weights.exp() if weights == "authors" else params.log_weights
         return MixtureOfGaussiansPrior(params.mu, params.logvar, logits, self.learnable_contributions)
+
+
+@register_prior("vamp", mixture=True, converts_to_mog=True)
+def _build(request: PriorRequest) -> VampPrior:
+    """Pseudo-inputs initialised from K data points per run (reference §3, §13)."""
+    if request.pseudo_inputs is None:
+        raise ValueError("a VampPrior is made from data: the request needs pseudo_inputs")
+    return VampPrior(request.pseudo_inputs(request.components), request.learnable_contributions,
+                     request.input_range)

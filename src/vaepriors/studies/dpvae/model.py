@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from vaepriors.core.nets.run_stack import RunStack
-from vaepriors.core.priors import DecoupledPrior, DecoupledPriorConfig, Prior, PriorDistribution, StandardGaussianPrior
+from vaepriors.core.priors import Prior, PriorDistribution, PriorRequest, StandardGaussianPrior, build_prior
 from vaepriors.core.nets.run_states import stack_states
 
 LEAKY_SLOPE = 0.01
@@ -165,17 +165,13 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def _standard_gaussian(latent_dim: int, blocks: int, hidden: int, generators: list[torch.Generator]) -> Prior:
-    return StandardGaussianPrior(len(generators), latent_dim)
+# dpVAE's prior names -> the registered priors (``core.priors.registry``): N(0, I) and the decoupled (flow) prior.
+PRIORS: dict[str, str] = {"standard": "standard_gaussian", "decoupled": "decoupled"}
 
 
-def _decoupled_flow(latent_dim: int, blocks: int, hidden: int, generators: list[torch.Generator]) -> Prior:
-    return DecoupledPrior(DecoupledPriorConfig(latent_dim, blocks, hidden), generators=generators)
-
-
-# (L, K, hidden, one generator per run) -> a prior of len(generators) runs
-PRIORS: dict[str, Callable[[int, int, int, list[torch.Generator]], Prior]] = {
-    "standard": _standard_gaussian, "decoupled": _decoupled_flow}
+def _prior(name: str, latent_dim: int, blocks: int, hidden: int, generators: list[torch.Generator]) -> Prior:
+    """A prior of len(generators) runs, each initialised from its generator."""
+    return build_prior(PRIORS[name], PriorRequest(latent_dim, generators, flow_blocks=blocks, flow_hidden=hidden))
 
 
 # ---------------------------------------------------------------------------------------------------------- model
@@ -243,7 +239,7 @@ def build_dpvae(dataset: str, latent_dim: int, prior: str = "standard", flow_blo
     arch = ARCHITECTURES[dataset]
     encoder, decoder = arch.encoder(latent_dim, leaky_slope), arch.decoder(latent_dim, leaky_slope)
     flow_generator = torch.Generator().manual_seed(int(torch.randint(2 ** 62, ())))
-    return DpVAE(encoder, decoder, latent_dim, PRIORS[prior](latent_dim, flow_blocks, flow_hidden, [flow_generator]))
+    return DpVAE(encoder, decoder, latent_dim, _prior(prior, latent_dim, flow_blocks, flow_hidden, [flow_generator]))
 
 
 def stack_dpvae(runs: list[DpVAE], prior: str, flow_blocks: int, flow_hidden: int) -> DpVAE:
@@ -251,8 +247,8 @@ def stack_dpvae(runs: list[DpVAE], prior: str, flow_blocks: int, flow_hidden: in
     (``models.run_stack``); the prior is a run-stacked prior holding the runs' priors."""
     parameter = next(runs[0].parameters())
     with torch.random.fork_rng(devices=[]):  # the stacked prior's own initialisation is overwritten
-        stacked_prior = PRIORS[prior](runs[0].latent_dim, flow_blocks, flow_hidden,
-                                      [torch.Generator() for _ in runs]).to(parameter.device, parameter.dtype)
+        stacked_prior = _prior(prior, runs[0].latent_dim, flow_blocks, flow_hidden,
+                               [torch.Generator() for _ in runs]).to(parameter.device, parameter.dtype)
     stacked_prior.load_state_dict(stack_states(stacked_prior.state_dict(), [run.prior.state_dict() for run in runs]))
     return DpVAE(RunStack.from_runs([run.encoder for run in runs]), RunStack.from_runs([run.decoder for run in runs]),
                  runs[0].latent_dim, stacked_prior).train(runs[0].training)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from vaepriors.core.priors.registry import PRIORS, prior_problems
 from vaepriors.core.priors.vamp import VAMP_TO_MOG_WEIGHTS
 
-IMAGE_PRIORS = ("standard_gaussian", "vamp", "decoupled")
 # Fields that act only after the warm-up: runs that differ only in these share one warm-up (docs/images.md).
 ADVERSARIAL_ONLY_FIELDS = ("configuration", "intro_prior", "r_entropy", "clip_logvar", "beta_neg", "alpha",
                            "gamma", "gamma_r", "epochs", "measure_epochs", "checkpoint_every")
@@ -53,14 +53,9 @@ class ImageTrainConfig:
             raise ValueError(f"invalid image configuration {self.configuration!r}: " + "; ".join(problems))
 
     def _checks(self) -> list[tuple[bool, str]]:
-        return [
-            (self.prior in IMAGE_PRIORS, f"prior {self.prior!r} is not one of {IMAGE_PRIORS}"),
-            (self.prior == "vamp" or self.components == 1, "a standard Gaussian prior has one component"),
-            (self.prior == "vamp" or not self.learnable_contributions,
-             "learnable contributions need a mixture (vamp) prior"),
-            (self.prior != "standard_gaussian" or not self.intro_prior,
-             "IP needs a learnable prior (vamp or decoupled)"),
-            (self.prior != "decoupled" or self.z_dim >= 2, "a decoupled (flow) prior needs z_dim >= 2"),
+        prior = prior_problems(self.prior, self.z_dim, self.components, self.learnable_contributions,
+                               self.intro_prior)
+        return [(False, message) for message in prior] + [
             (self.vamp_to_mog_weights in VAMP_TO_MOG_WEIGHTS, f"vamp_to_mog_weights must be in {VAMP_TO_MOG_WEIGHTS}"),
             (0 <= self.mog_warmup_epochs <= self.warmup_epochs < self.epochs,
              "need 0 <= mog_warmup_epochs <= warmup_epochs < epochs"),
@@ -73,11 +68,12 @@ class ImageTrainConfig:
 
     @property
     def conversion_epoch(self) -> int | None:
-        return self.warmup_epochs - self.mog_warmup_epochs if self.prior == "vamp" else None
+        converts = PRIORS[self.prior].converts_to_mog
+        return self.warmup_epochs - self.mog_warmup_epochs if converts else None
 
     @property
     def clipped(self) -> bool:
-        return self.intro_prior and self.clip_logvar and self.prior == "vamp"
+        return self.intro_prior and self.clip_logvar and PRIORS[self.prior].mixture
 
     def warmup_config(self) -> "ImageTrainConfig":
         """The configuration of the shared warm-up: adversarial-only fields at their defaults."""

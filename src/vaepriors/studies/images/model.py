@@ -8,33 +8,19 @@ import torch
 
 from vaepriors.core.nets.conv import ConvDecoder, ConvEncoder, StackedConvDecoder, StackedConvEncoder
 from vaepriors.core.vae import StackedVAE
-from vaepriors.core.priors import (DecoupledPrior, DecoupledPriorConfig, LogVarSoftClip, Prior, StandardGaussianPrior,
-                              VampPrior)
+from vaepriors.core.priors import LogVarSoftClip, Prior, PriorRequest, build_prior
 
-if TYPE_CHECKING:  # models do not import training (only its configuration type is named here)
+if TYPE_CHECKING:
     from vaepriors.studies.images.config import ImageTrainConfig
 
 
-def build_prior(config: ImageTrainConfig, pseudo_inputs: torch.Tensor | None,
-                generators: Sequence[torch.Generator]) -> Prior:
-    """The prior of R runs: SG, R decoupled (flow) priors initialised from the runs' generators, or R VampPriors
-    with the given pseudo-inputs (R, K, C, H, W) in [0, 1]."""
-    runs = len(generators)
-    if config.prior == "standard_gaussian":
-        return StandardGaussianPrior(runs, config.z_dim)
-    if config.prior == "decoupled":
-        return DecoupledPrior(DecoupledPriorConfig(config.z_dim, config.flow_blocks, config.flow_hidden,
-                                                   log_scale_bound=config.flow_log_scale_bound), generators)
-    return VampPrior(pseudo_inputs, config.learnable_contributions, input_range=(0.0, 1.0))
-
-
-def pseudo_inputs(config: ImageTrainConfig, train_images: torch.Tensor | None, generator: torch.Generator,
+def pseudo_inputs(k: int, train_images: torch.Tensor | None, generator: torch.Generator,
                   image_shape: tuple[int, int, int]) -> torch.Tensor:
     """K random training images in [0, 1] (reference §13), (K, C, H, W); zeros when no images are given (a model
     whose weights are loaded next)."""
     if train_images is None:
-        return torch.zeros(config.components, *image_shape)
-    index = torch.randperm(len(train_images), generator=generator)[:config.components]
+        return torch.zeros(k, *image_shape)
+    index = torch.randperm(len(train_images), generator=generator)[:k]
     return train_images[index.to(train_images.device)].float().div(255).cpu()
 
 
@@ -43,16 +29,20 @@ def build_image_stack(config: ImageTrainConfig, init_seeds: Sequence[int], image
     """R runs of ``config`` in one model; run r is initialised from ``init_seeds[r]`` alone (its pseudo-inputs from a
     generator, its networks from torch's global RNG seeded with it, its flow from its own generator), so a run's
     initial weights do not depend on which runs share its stack."""
-    networks, pseudo = [], []
+    networks = []
     for seed in init_seeds:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            if config.prior == "vamp":
-                pseudo.append(pseudo_inputs(config, train_images, torch.Generator().manual_seed(seed), image_shape))
             networks.append(build_run_networks(config, image_shape))
-    prior = build_prior(config, torch.stack(pseudo) if pseudo else None,
-                        [torch.Generator().manual_seed(seed) for seed in init_seeds])
-    return build_image_vae(config, image_shape, prior, networks)
+
+    def data_points(k: int) -> torch.Tensor:
+        return torch.stack([pseudo_inputs(k, train_images, torch.Generator().manual_seed(seed), image_shape)
+                            for seed in init_seeds])
+
+    request = PriorRequest(config.z_dim, [torch.Generator().manual_seed(seed) for seed in init_seeds],
+                           config.components, config.learnable_contributions, data_points, (0.0, 1.0),
+                           config.flow_blocks, config.flow_hidden, config.flow_log_scale_bound)
+    return build_image_vae(config, image_shape, build_prior(config.prior, request), networks)
 
 
 def build_run_networks(config: ImageTrainConfig, image_shape: tuple[int, int, int]) -> tuple[ConvEncoder, ConvDecoder]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from vaepriors.studies.toy2d.data import SAMPLERS
+from vaepriors.core.priors.registry import PRIORS, prior_problems
 from vaepriors.core.priors.vamp import VAMP_TO_MOG_WEIGHTS
 
 MODELS = ("vae", "sintro")
-PRIORS = ("standard_gaussian", "vamp", "decoupled")
 
 
 @dataclass(frozen=True)
@@ -61,24 +61,26 @@ class ToyTrainConfig:
             raise ValueError("invalid 2D training configuration: " + "; ".join(problems))
 
     def _problems(self) -> list[str]:
+        prior = prior_problems(self.prior, self.z_dim, self.components, self.learnable_contributions,
+                               self.intro_prior)
+        if prior:
+            return prior
+        kind = PRIORS[self.prior]
         checks = [
             (self.dataset in SAMPLERS, f"dataset {self.dataset!r} is not one of {sorted(SAMPLERS)}"),
             (self.model in MODELS, f"model {self.model!r} is not one of {MODELS}"),
-            (self.prior in PRIORS, f"prior {self.prior!r} is not one of {PRIORS}"),
             (self.vamp_to_mog_weights in VAMP_TO_MOG_WEIGHTS, f"vamp_to_mog_weights must be in {VAMP_TO_MOG_WEIGHTS}"),
             (self.iterations > 0 and self.batch_size > 0, "iterations and batch_size must be positive"),
             (self.model == "vae" or 0 < self.warmup <= self.iterations, "S-IntroVAE needs 0 < warmup <= iterations"),
-            (not self.convert_to_mog or (self.prior == "vamp" and self.model == "sintro"
+            (not self.convert_to_mog or (kind.converts_to_mog and self.model == "sintro"
                                          and 0 <= self.warmup - self.mog_warmup), "convert_to_mog needs an "
              "S-IntroVAE with a VampPrior and mog_warmup <= warmup"),
-            (not self.intro_prior or (self.model == "sintro" and (self.convert_to_mog or self.prior == "decoupled")),
-             "intro_prior (IP) needs an S-IntroVAE whose VampPrior becomes a MoG, or a decoupled prior"),
-            (self.prior != "decoupled" or (self.z_dim >= 2 and self.components == 1 and not self.learnable_contributions),
-             "a decoupled (flow) prior needs z_dim >= 2 and has one component, no learnable contributions"),
-            (self.kl == "mc" or (self.kl == "closed" and self.prior == "standard_gaussian"),
-             f"kl={self.kl!r}: the closed form exists only for the standard Gaussian prior; use mc"),
-            (self.prior != "vamp" or 1 <= self.components <= self.batch_size,
-             "a VampPrior needs 1 <= components <= batch_size (pseudo-inputs come from one batch)"),
+            (not self.intro_prior or (self.model == "sintro" and (self.convert_to_mog or not kind.converts_to_mog)),
+             "intro_prior (IP) needs an S-IntroVAE, and a VampPrior must become a MoG first (convert_to_mog)"),
+            (self.kl == "mc" or (self.kl == "closed" and kind.closed_form_kl),
+             f"kl={self.kl!r}: the {self.prior} prior has no closed-form KL; use mc"),
+            (1 <= self.components <= self.batch_size,
+             "need 1 <= components <= batch_size (a VampPrior's pseudo-inputs come from one batch)"),
             (len(self.runs) > 0, "no runs: give seeds and betas"),
         ]
         return [message for ok, message in checks if not ok]
@@ -90,8 +92,9 @@ class ToyTrainConfig:
 
     @property
     def clips_logvar(self) -> bool:
-        """IP runs of a mixture prior soft-clip its log-variances; a flow has none (its scale bound is built in)."""
-        return self.intro_prior and self.prior != "decoupled"
+        """IP runs of a mixture prior soft-clip its log-variances; others have none to clip (a flow's scale bound is
+        built in)."""
+        return self.intro_prior and PRIORS[self.prior].mixture
 
     @property
     def conversion_iteration(self) -> int | None:

@@ -25,38 +25,12 @@ from vaepriors.core.losses.kl import make_kl
 from vaepriors.core.losses.soft_intro import SoftIntroObjective, SoftIntroWeights
 from vaepriors.studies.toy2d.model import build_toy_vae
 from vaepriors.core.vae import StackedVAE
-from vaepriors.core.priors import (DecoupledPrior, DecoupledPriorConfig, MixtureOfGaussiansPrior, Prior,
-                              StandardGaussianPrior, VampPrior)
+from vaepriors.core.priors import MixtureOfGaussiansPrior, PriorRequest, VampPrior, build_prior
 from vaepriors.core.training.capture import set_learning_rate
 from vaepriors.studies.toy2d.config import ToyTrainConfig
 from vaepriors.core.training.engine import Checkpoint, LoopSettings, load_state, spawn_seeds
 from vaepriors.core.training.players import SoftIntroTrainer, soft_intro_step
 from vaepriors.core.randomness import RunRandomness
-
-
-Generators = list[torch.Generator]
-
-
-def _standard_gaussian(config: ToyTrainConfig, rnd: RunRandomness, init: Generators) -> Prior:
-    return StandardGaussianPrior(len(rnd), config.z_dim)
-
-
-def _decoupled(config: ToyTrainConfig, rnd: RunRandomness, init: Generators) -> Prior:
-    """R independent RealNVP flows, initialised from the runs' CPU init generators."""
-    flow = DecoupledPriorConfig(config.z_dim, config.flow_blocks, config.flow_hidden,
-                                log_scale_bound=config.flow_log_scale_bound)
-    return DecoupledPrior(flow, generators=init)
-
-
-def _vamp(config: ToyTrainConfig, rnd: RunRandomness, init: Generators) -> Prior:
-    """Pseudo-inputs: the first K points of one shuffled batch of real data, per run (reference §3)."""
-    n, k = config.batch_size, config.components
-    batch, order = get_sampler(config.dataset)(n, rnd), rnd.permutation(n)[:, :k]
-    return VampPrior(batch.gather(1, order.unsqueeze(-1).expand(-1, -1, batch.shape[-1])).cpu(),
-                     config.learnable_contributions)
-
-
-PRIOR_BUILDERS = {"standard_gaussian": _standard_gaussian, "vamp": _vamp, "decoupled": _decoupled}
 
 
 @dataclass
@@ -81,7 +55,10 @@ class ToyTrainer(SoftIntroTrainer):
         # Parameters are created on the CPU, so they are initialised from CPU generators (one per run, seeded
         # with the run's seed): the same initial weights on every device, then moved.
         init = [torch.Generator().manual_seed(run.seed) for run in config.runs]
-        prior = PRIOR_BUILDERS[config.prior](config, self.rnd, init)
+        prior = build_prior(config.prior, PriorRequest(
+            config.z_dim, init, config.components, config.learnable_contributions, self._pseudo_inputs,
+            flow_blocks=config.flow_blocks, flow_hidden=config.flow_hidden,
+            flow_log_scale_bound=config.flow_log_scale_bound))
         self.model = build_toy_vae(self.runs, prior.cpu(), config.z_dim, config.hidden, config.hidden_layers,
                                    config.clip_k, init).to(self.device)
         betas = {name: torch.tensor([getattr(run, name) for run in config.runs], device=self.device)
@@ -90,6 +67,12 @@ class ToyTrainer(SoftIntroTrainer):
                                    scale=config.scale, r_entropy=config.r_entropy)
         self.objective = SoftIntroObjective(weights, make_kl(config.kl, config.mc_samples))
         self.init_players(config.lr, config.vamp_to_mog_weights, capture)
+
+    def _pseudo_inputs(self, k: int) -> torch.Tensor:
+        """The first K points of one shuffled batch of real data, per run (reference §3): a VampPrior's start."""
+        n = self.config.batch_size
+        batch, order = self.sampler(n, self.rnd), self.rnd.permutation(n)[:, :k]
+        return batch.gather(1, order.unsqueeze(-1).expand(-1, -1, batch.shape[-1])).cpu()
 
     def _learning_rate(self, iteration: int) -> float:
         """MultiStepLR counted from iteration 0 (warm-up included), for every player (reference §12.12)."""
