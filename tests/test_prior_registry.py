@@ -7,7 +7,7 @@ from torch import nn
 
 from conftest import tiny_config
 from test_image_training import tiny_image_config
-from vaepriors.core.priors import MixtureParams, Prior, PriorRequest, register_prior
+from vaepriors.core.priors import MixtureParams, Prior, register_prior
 from vaepriors.core.priors.registry import PRIORS, UnknownPrior, prior_kind
 from vaepriors.studies.images.checkpoint import load_snapshot
 from vaepriors.studies.images.stages import run_adversarial, run_warmup

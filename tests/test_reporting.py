@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaepriors.studies.toy2d.figures import plot_figure3, plot_figure6nfrom vaepriors.studies.toy2d.tables import write_table1, write_table3, write_table4
+from vaepriors.studies.toy2d.figures import plot_figure3, plot_figure6
+from vaepriors.studies.toy2d.tables import write_table1, write_table3, write_table4
 from vaepriors.studies.toy2d.selection import select_optimum
 from vaepriors.core.reporting.statistics import seed_statistics
 from vaepriors.studies.toy2d.aggregate import MissingColumnError, read_metrics, summarise

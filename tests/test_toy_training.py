@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from vaepriors.studies.toy2d.evaluate import ToyEvalConfig, ToyEvaluator
+from vaepriors.studies.toy2d.config import ToyEvalConfig
+from vaepriors.studies.toy2d.evaluate import ToyEvaluator
 from vaepriors.core.priors import MixtureOfGaussiansPrior
 from vaepriors.studies.toy2d.config import RunSpec
 from vaepriors.studies.toy2d.trainer import ToyRuns, ToyTrainer, load_runs, save_runs

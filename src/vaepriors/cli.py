@@ -1,7 +1,9 @@
 """Command-line interface called by the Snakemake rules (one sub-command per pipeline step).
 
-The image and dpVAE sub-commands take their flags from the typed config dataclasses, so building the parser imports
-torch; everything else (matplotlib, torch-fidelity, scikit-learn, the data) loads inside the handlers.
+Each study's ``cli`` module lists its sub-commands in ``COMMANDS``; every sub-command carries its handler
+(``set_defaults(handler=...)``), so dispatching never looks at the command's name. Training and evaluation flags are
+generated from the typed config dataclasses, so building the parser imports torch; everything else (matplotlib,
+torch-fidelity, scikit-learn, the data) loads inside the handlers.
 """
 
 from __future__ import annotations
@@ -10,23 +12,20 @@ import argparse
 import logging
 import sys
 
-from vaepriors.studies.dpvae.cli import add_dpvae_commands
-from vaepriors.studies.images.report_cli import add_image_report_commands
-from vaepriors.studies.images.cli import add_image_commands, add_image_evaluation_commands, add_overfit_encoder_command
-from vaepriors.studies.toy2d.cli import add_reports, add_toy_evaluate, add_toy_train
+from vaepriors.studies.dpvae import cli as dpvae_cli
+from vaepriors.studies.images import cli as images_cli
+from vaepriors.studies.images import report_cli as images_report_cli
+from vaepriors.studies.toy2d import cli as toy2d_cli
+
+STUDY_COMMANDS = (toy2d_cli.COMMANDS, images_cli.COMMANDS, images_report_cli.COMMANDS, dpvae_cli.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vaepriors", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    add_toy_train(sub)
-    add_toy_evaluate(sub)
-    add_reports(sub)
-    add_image_commands(sub)
-    add_image_evaluation_commands(sub)
-    add_overfit_encoder_command(sub)
-    add_image_report_commands(sub)
-    add_dpvae_commands(sub)
+    for commands in STUDY_COMMANDS:
+        for add in commands:
+            add(sub)
     return parser
 
 
@@ -34,8 +33,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     args = build_parser().parse_args(argv)
-    if getattr(args, "grid_beta_rec", None) and not args.grid_beta_kl:
-        raise SystemExit("--grid-beta-rec needs --grid-beta-kl")
     args.handler(args)
 
 

@@ -103,3 +103,7 @@ def add_dpvae_commands(sub) -> None:
         p.add_argument("--artifacts", nargs="+", required=True)
         p.add_argument("--out", required=True)
         p.set_defaults(handler=dpvae_report)
+
+
+# This study's sub-commands: each adds its parsers (with their handlers) to the ``vaepriors`` command line.
+COMMANDS = (add_dpvae_commands,)

@@ -195,3 +195,7 @@ def add_overfit_encoder_command(sub) -> None:
     add_dataclass_arguments(p, OverfitEncoderConfig)
     add_runtime(p)
     p.set_defaults(handler=overfit_encoder)
+
+
+# This study's sub-commands: each adds its parsers (with their handlers) to the ``vaepriors`` command line.
+COMMANDS = (add_image_commands, add_image_evaluation_commands, add_overfit_encoder_command)

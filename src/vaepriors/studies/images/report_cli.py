@@ -127,3 +127,7 @@ def add_image_report_commands(sub) -> None:
     p.add_argument("--out-dir", required=True)
     _selection(p)
     p.set_defaults(handler=sample_grids)
+
+
+# This study's sub-commands: each adds its parsers (with their handlers) to the ``vaepriors`` command line.
+COMMANDS = (add_image_report_commands,)

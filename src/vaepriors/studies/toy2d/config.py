@@ -109,3 +109,19 @@ class ToyTrainConfig:
         values["runs"] = tuple(RunSpec(**run) for run in values["runs"])
         values["milestones"] = tuple(values["milestones"])
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class ToyEvalConfig:
+    """Sample and grid sizes of the 2D evaluation (docs/interfaces.md; the paper's 1024² grid, 5,000 points)."""
+
+    hist_samples: int = 5000
+    bins: int = 100
+    grid_size: int = 1024
+    gnelbo_batches: int = 100
+    gnelbo_batch_size: int = 128
+    mc_samples: int = 100
+    figure_samples: int = 1024
+    figure_grid: int = 256
+    chunk_elements: int = 2**25  # bound on the (runs x points x MC x K) work tensor of the NELBO pass (CPU)
+    gpu_chunk_elements: int = 2**28

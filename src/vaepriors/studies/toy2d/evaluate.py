@@ -6,7 +6,6 @@ before evaluating), so a run's metrics do not depend on the other runs of its ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,25 +16,12 @@ from vaepriors.studies.toy2d import metrics
 from vaepriors.core.losses.kl import kl_monte_carlo
 from vaepriors.core.losses.reconstruction import squared_error
 from vaepriors.core.randomness import RunRandomness
+from vaepriors.studies.toy2d.config import ToyEvalConfig
 from vaepriors.studies.toy2d.trainer import ToyRuns
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
-
-
-@dataclass(frozen=True)
-class ToyEvalConfig:
-    hist_samples: int = 5000
-    bins: int = 100
-    grid_size: int = 1024
-    gnelbo_batches: int = 100
-    gnelbo_batch_size: int = 128
-    mc_samples: int = 100
-    figure_samples: int = 1024
-    figure_grid: int = 256
-    chunk_elements: int = 2**25  # bound on the (runs x points x MC x K) work tensor of the NELBO pass (CPU)
-    gpu_chunk_elements: int = 2**28
 
 
 class ToyEvaluator:
