@@ -4,7 +4,7 @@ For every setting: milliseconds per stacked step, run-iterations per second (R /
 separate single-run steps (``vs R x R=1``: > 1 means the stack is faster than running its runs one by one), and the
 number of ATen operator calls per eager step (a device-independent proxy for kernel launches: on a GPU each is at
 least one launch; a captured step is one graph launch). On CUDA every setting also runs captured (``--capture``,
-``training/capture.py``). Settings:
+``core/training/capture.py``). Settings:
 
 - 2D (S-IntroVAE, MoG(K) + LC + IP adversarial step, batch 512, MLP 4x256, MC 100): R in --toy-runs (1, 64, 256);
 - images (S-IntroVAE adversarial step on the paper's Fashion-MNIST networks unless --small): R in --image-runs,
@@ -24,11 +24,11 @@ from collections.abc import Callable
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from vaepriors.training.config import RunSpec, ToyTrainConfig
-from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
-from vaepriors.training.image_trainer import ImageTrainer
-from vaepriors.training.players import soft_intro_step
-from vaepriors.training.toy_trainer import ToyTrainer
+from vaepriors.core.training.players import soft_intro_step
+from vaepriors.studies.images.config import ImageStackConfig, ImageTrainConfig
+from vaepriors.studies.images.trainer import ImageTrainer
+from vaepriors.studies.toy2d.config import RunSpec, ToyTrainConfig
+from vaepriors.studies.toy2d.trainer import ToyTrainer
 
 
 class OperatorCount(TorchDispatchMode):

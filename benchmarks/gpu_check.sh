@@ -31,7 +31,7 @@ timeout 120 python3 -m vaepriors toy-train --dataset 8Gaussian --configuration s
 echo "== 3. image stack on CUDA, captured, killed and resumed"
 python3 - "$OUT" <<'EOF'
 import sys, torch
-from vaepriors.data.images import ImageData
+from vaepriors.core.data.images import ImageData
 images = torch.randint(0, 256, (2048, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 labels = torch.arange(2048) % 10
 ImageData(images, labels, images[:256], labels[:256], "fmnist", "random", None, {}).save(f"{sys.argv[1]}/data.pt")

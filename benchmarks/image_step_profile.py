@@ -15,9 +15,9 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from vaepriors.training.image_config import ImageTrainConfig
-from vaepriors.training.image_trainer import ImageTrainer
-from vaepriors.training.players import soft_intro_step
+from vaepriors.core.training.players import soft_intro_step
+from vaepriors.studies.images.config import ImageTrainConfig
+from vaepriors.studies.images.trainer import ImageTrainer
 
 LAUNCHES = ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC")
 

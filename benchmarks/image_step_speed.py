@@ -19,9 +19,9 @@ import time
 
 import torch
 
-from vaepriors.training.image_config import ImageTrainConfig
-from vaepriors.training.image_trainer import ImageTrainer
-from vaepriors.training.players import soft_intro_step
+from vaepriors.core.training.players import soft_intro_step
+from vaepriors.studies.images.config import ImageTrainConfig
+from vaepriors.studies.images.trainer import ImageTrainer
 
 OPTIONS = {"fp32": {}, "bf16": {"bf16": True}, "channels_last": {"channels_last": True},
            "bf16+channels_last": {"bf16": True, "channels_last": True}}

@@ -2,7 +2,7 @@
 side by side in interleaved rounds in one process (the question: does stacking R runs pay on this machine?).
 
 One iteration of R runs is the encoder, the reparameterised decoder pass and the backward of a reconstruction + KL
-loss, either once through ``StackedConv*`` of R runs (grouped convolutions, per-run BatchNorm, see models/conv.py) or
+loss, either once through ``StackedConv*`` of R runs (grouped convolutions, per-run BatchNorm, see core/nets/conv.py) or
 R times through a stack of one (the single-run path). A ratio below 1 means the stack is faster; the target on the
 CPU is a stacked R = 4 at >= 0.9x the throughput of 4 separate runs (time ratio <= 1.11). The default is a reduced
 Fashion-MNIST network that runs in about a minute on 2 cores; ``--paper`` uses the paper's configuration
@@ -30,7 +30,7 @@ import time
 
 import torch
 
-from vaepriors.models.conv import ConvDecoder, ConvEncoder, StackedConvDecoder, StackedConvEncoder
+from vaepriors.core.nets.conv import ConvDecoder, ConvEncoder, StackedConvDecoder, StackedConvEncoder
 
 OPTIONS = {"fp32": False, "channels_last": True}
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}

@@ -21,8 +21,8 @@ import time
 import torch
 from torch import nn
 
-from vaepriors.training.config import RunSpec, ToyTrainConfig
-from vaepriors.training.toy_trainer import ToyTrainer
+from vaepriors.studies.toy2d.config import RunSpec, ToyTrainConfig
+from vaepriors.studies.toy2d.trainer import ToyTrainer
 
 BATCH, BETA_REC, BETA_KL, BETA_NEG, SCALE = 512, 0.2, 0.3, 0.9, 0.5
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaepriors.training.config import RunSpec, ToyTrainConfig
+from vaepriors.studies.toy2d.config import RunSpec, ToyTrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,7 @@ def kill_after_checkpoint(job, checkpoint, position: int, timeout: float = 300) 
     import signal
     import time
 
-    from vaepriors.state_files import load_state_file
+    from vaepriors.core.state_files import load_state_file
 
     deadline = time.monotonic() + timeout
     while not checkpoint.exists() or load_state_file(checkpoint, "a checkpoint", "the killed job")["position"] < position:

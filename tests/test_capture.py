@@ -7,10 +7,10 @@ import torch
 
 from conftest import tiny_config
 from test_image_training import tiny_image_config
-from vaepriors.training.capture import StepGraphs, set_learning_rate
-from vaepriors.training.config import RunSpec
-from vaepriors.training.image_trainer import ImageTrainer
-from vaepriors.training.toy_trainer import ToyTrainer
+from vaepriors.core.training.capture import StepGraphs, set_learning_rate
+from vaepriors.studies.images.trainer import ImageTrainer
+from vaepriors.studies.toy2d.config import RunSpec
+from vaepriors.studies.toy2d.trainer import ToyTrainer
 
 
 class ReplayBackend:

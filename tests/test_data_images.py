@@ -13,8 +13,8 @@ import scipy.io
 import torch
 from PIL import Image
 
-from vaepriors.data.checksums import STANDARD_CHECKSUMS, Checksum
-from vaepriors.data.images import DatasetError, ImageData, fetch_image_dataset, subset_sizes, to_unit_float
+from vaepriors.core.data.checksums import STANDARD_CHECKSUMS, Checksum
+from vaepriors.core.data.images import DatasetError, ImageData, fetch_image_dataset, subset_sizes, to_unit_float
 
 DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from vaepriors.data.toy2d import SAMPLERS, get_sampler
-from vaepriors.randomness import RunRandomness
+from vaepriors.core.randomness import RunRandomness
+from vaepriors.studies.toy2d.data import SAMPLERS, get_sampler
 
 
 def _draw(name, n=4096, seed=0):

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from vaepriors.data.images import ImageData
-from vaepriors.data.moons import two_moons
-from vaepriors.evaluation import dpvae_evaluate
-from vaepriors.evaluation.dpvae_evaluate import DpVAEEvalConfig, authors_kl, evaluate_dpvae, write_dpvae_evaluation
-from vaepriors.evaluation.dpvae_metrics import AggregatePosterior
-from vaepriors.evaluation.feature_classifier import train_feature_classifier
-from vaepriors.losses.kl import kl_entropy_form
-from vaepriors.models.dpvae import build_dpvae
-from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig
-from vaepriors.training.dpvae_trainer import run_dpvae
+from vaepriors.core.data.images import ImageData
+from vaepriors.core.evaluation.feature_classifier import train_feature_classifier
+from vaepriors.core.losses.kl import kl_entropy_form
+from vaepriors.studies.dpvae import evaluate as dpvae_evaluate
+from vaepriors.studies.dpvae.config import DpVAEConfig, DpVAEStackConfig
+from vaepriors.studies.dpvae.evaluate import DpVAEEvalConfig, authors_kl, evaluate_dpvae, write_dpvae_evaluation
+from vaepriors.studies.dpvae.metrics import AggregatePosterior
+from vaepriors.studies.dpvae.model import build_dpvae
+from vaepriors.studies.dpvae.moons import two_moons
+from vaepriors.studies.dpvae.trainer import run_dpvae
 
 TINY = dict(skl_samples=60, reference_posteriors=24, leakage_samples=50, nll_samples=6, nll_examples=10,
             nll_batch_size=5, nll_chunk_size=4, fid_images=16, lp_candidate_factor=3, fid_batch_size=16,

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import chi2, multivariate_normal
 
-from vaepriors.evaluation import dpvae_metrics as m
+from vaepriors.studies.dpvae import metrics as m
 
 
 def gaussian_kl(mean_a, var_a, mean_b, var_b) -> float:

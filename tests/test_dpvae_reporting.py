@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaepriors.reporting import dpvae_figures
-from vaepriors.reporting.dpvae_tables import write_dpvae_table1
-from vaepriors.reporting.paper_values_dpvae import REGULARISERS, TABLE1, TABLE1_METRICS, TABLE1_PRINTED
+from vaepriors.studies.dpvae import figures as dpvae_figures
+from vaepriors.studies.dpvae.paper_values import REGULARISERS, TABLE1, TABLE1_METRICS, TABLE1_PRINTED
+from vaepriors.studies.dpvae.tables import write_dpvae_table1
 
 
 # -- paper values ---------------------------------------------------------------------------------------------------

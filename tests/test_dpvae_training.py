@@ -5,14 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from vaepriors.data.moons import two_moons
-from vaepriors.losses.regularisers import REGULARISERS
-from vaepriors.models.dpvae import ARCHITECTURES, build_dpvae
-from vaepriors.priors import StandardGaussianPrior
-from vaepriors.training.dpvae_config import DpVAEConfig, DpVAEStackConfig
-from vaepriors.training.dpvae_trainer import BatchSchedule, DpVAETrainer, load_dpvae, run_dpvae
-from vaepriors.training.engine import Checkpoint
-from vaepriors.randomness import RunRandomness
+from vaepriors.core.losses.regularisers import REGULARISERS
+from vaepriors.core.priors import StandardGaussianPrior
+from vaepriors.core.randomness import RunRandomness
+from vaepriors.core.training.engine import Checkpoint
+from vaepriors.studies.dpvae.config import DpVAEConfig, DpVAEStackConfig
+from vaepriors.studies.dpvae.model import ARCHITECTURES, build_dpvae
+from vaepriors.studies.dpvae.moons import two_moons
+from vaepriors.studies.dpvae.trainer import BatchSchedule, DpVAETrainer, load_dpvae, run_dpvae
 
 SMALL_DISCRIMINATOR = {"factor": {"hidden": 32}}  # the 5 x 1000 default is tested in test_regularisers.py
 

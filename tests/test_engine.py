@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import pytest
 import torch
 
-from vaepriors.training.engine import (Checkpoint, DivergenceMonitor, IntervalTrainer, LoopSettings,
+from vaepriors.core.training.engine import (Checkpoint, DivergenceMonitor, IntervalTrainer, LoopSettings,
                                        config_differences, spawn_seeds)
 
 
@@ -98,7 +98,7 @@ def test_a_long_cpu_job_warns_early_with_its_projected_time(caplog, monkeypatch)
     """The first units are timed on the CPU and the rest projected, so a days-long CPU job is flagged at its start."""
     from types import SimpleNamespace
 
-    from vaepriors.training import cpu_projection
+    from vaepriors.core.training import cpu_projection
 
     times = iter([0.0, 9000.0])  # the first unit takes 2.5 h
     monkeypatch.setattr(cpu_projection, "time", SimpleNamespace(monotonic=lambda: next(times)))

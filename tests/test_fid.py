@@ -11,9 +11,9 @@ from torch import nn
 from torch_fidelity import FeatureExtractorBase
 from torch_fidelity.metric_prc import calculate_precision_recall_full
 
-from vaepriors.evaluation import fid
-from vaepriors.evaluation.feature_classifier import load_feature_classifier, train_feature_classifier
-from vaepriors.evaluation.precision_recall import precision_recall
+from vaepriors.core.evaluation import fid
+from vaepriors.core.evaluation.feature_classifier import load_feature_classifier, train_feature_classifier
+from vaepriors.core.evaluation.precision_recall import precision_recall
 
 TINY = "vaepriors-test-tiny-cnn"
 

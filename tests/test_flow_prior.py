@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from vaepriors.losses.kl import kl_entropy_form
-from vaepriors.priors.flow import AffineCoupling, DecoupledPrior, DecoupledPriorConfig, coupling_masks
-from vaepriors.randomness import RunRandomness
+from vaepriors.core.losses.kl import kl_entropy_form
+from vaepriors.core.priors.flow import AffineCoupling, DecoupledPrior, DecoupledPriorConfig, coupling_masks
+from vaepriors.core.randomness import RunRandomness
 
 
 def random_flow(z_dim: int, seed: int = 0) -> DecoupledPrior:

@@ -17,19 +17,19 @@ from test_image_tables import _write as _write_image_records
 from test_image_training import tiny_image_config
 from test_reporting import _seed_rows
 from test_reporting import _write as _write_metrics
-from vaepriors.losses.kl import ClosedFormKL, MonteCarloKL, kl_monte_carlo
-from vaepriors.models.image import build_prior
-from vaepriors.models.stacked import StackedLinear
-from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, FlowDistribution
-from vaepriors.reporting import write_table1
-from vaepriors.reporting.image_tables import PriorColumn, write_table2, write_table5
-from vaepriors.training.config import RunSpec, ToyTrainConfig
-from vaepriors.training.image_checkpoint import load_snapshot
-from vaepriors.training.image_config import ImageTrainConfig
-from vaepriors.training.image_stages import run_adversarial, run_warmup
-from vaepriors.training.image_trainer import ImageTrainer
-from vaepriors.randomness import RunRandomness
-from vaepriors.training.toy_trainer import ToyTrainer, load_runs, save_runs
+from vaepriors.core.losses.kl import ClosedFormKL, MonteCarloKL, kl_monte_carlo
+from vaepriors.core.nets.stacked import StackedLinear
+from vaepriors.core.priors import DecoupledPrior, DecoupledPriorConfig, FlowDistribution
+from vaepriors.core.randomness import RunRandomness
+from vaepriors.studies.images.checkpoint import load_snapshot
+from vaepriors.studies.images.config import ImageTrainConfig
+from vaepriors.studies.images.model import build_prior
+from vaepriors.studies.images.stages import run_adversarial, run_warmup
+from vaepriors.studies.images.tables import PriorColumn, write_table2, write_table5
+from vaepriors.studies.images.trainer import ImageTrainer
+from vaepriors.studies.toy2d.config import RunSpec, ToyTrainConfig
+from vaepriors.studies.toy2d.tables import write_table1
+from vaepriors.studies.toy2d.trainer import ToyTrainer, load_runs, save_runs
 
 SEEDS = (11, 12, 13)
 

@@ -1,4 +1,4 @@
-"""GPU slots for local multi-GPU runs (src/vaepriors/gpu_slots.py), with a fake GPU list: no GPU needed.
+"""GPU slots for local multi-GPU runs (src/vaepriors/core/gpu_slots.py), with a fake GPU list: no GPU needed.
 
 Processes are real (subprocess): each holds its slot while the next one starts, as concurrent Snakemake jobs do.
 """
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from vaepriors import gpu_slots
+from vaepriors.core import gpu_slots
 
 
 def _env(lock_dir, **extra):
@@ -21,8 +21,9 @@ def _env(lock_dir, **extra):
 
 
 def _holder(env):
-    """`python -m vaepriors.gpu_slots -1`: claims a slot, prints CUDA_VISIBLE_DEVICES=..., holds it until killed."""
-    return subprocess.Popen([sys.executable, "-m", "vaepriors.gpu_slots", "-1"], env=env, text=True,
+    """`python -m vaepriors.core.gpu_slots -1`: claims a slot, prints CUDA_VISIBLE_DEVICES=..., holds it until
+    killed."""
+    return subprocess.Popen([sys.executable, "-m", "vaepriors.core.gpu_slots", "-1"], env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -73,7 +74,7 @@ def test_time_limited_wait_shares_a_gpu(tmp_path, processes):
         processes.append(holder)
         assert _first_line(holder, 60) == f"CUDA_VISIBLE_DEVICES={expected}"
     start = time.monotonic()
-    late = subprocess.run([sys.executable, "-m", "vaepriors.gpu_slots"], env={**env, gpu_slots.ENV_WAIT: "1"},
+    late = subprocess.run([sys.executable, "-m", "vaepriors.core.gpu_slots"], env={**env, gpu_slots.ENV_WAIT: "1"},
                           capture_output=True, text=True, timeout=60)
     assert late.returncode == 0, late.stderr
     assert late.stdout.strip() in ("CUDA_VISIBLE_DEVICES=0", "CUDA_VISIBLE_DEVICES=1")
@@ -119,7 +120,7 @@ def test_without_gpu_device_auto_is_cpu(tmp_path):
     """On a machine without a GPU, the CLI's `--device auto` runs on the CPU and sets no CUDA_VISIBLE_DEVICES."""
     env = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", gpu_slots.ENV_IDS)}
     env[gpu_slots.ENV_LOCK_DIR] = str(tmp_path)
-    code = ("import os; from vaepriors.cli.common import _device; "
+    code = ("import os; from vaepriors.core.command_line import _device; "
             "print(_device('auto'), os.environ.get('CUDA_VISIBLE_DEVICES'))")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

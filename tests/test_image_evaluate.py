@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
-from vaepriors.evaluation.feature_classifier import train_feature_classifier
-from vaepriors.evaluation.image_evaluate import ImageEvalConfig, ImageEvaluator, responsibility_entropy, \
+from vaepriors.core.evaluation.feature_classifier import train_feature_classifier
+from vaepriors.core.randomness import RunRandomness
+from vaepriors.studies.images.checkpoint import load_snapshot
+from vaepriors.studies.images.evaluate import ImageEvalConfig, ImageEvaluator, responsibility_entropy, \
     write_evaluation
-from vaepriors.training.image_checkpoint import load_snapshot
-from vaepriors.training.image_stages import run_warmup
-from vaepriors.randomness import RunRandomness
+from vaepriors.studies.images.stages import run_warmup
 
 from test_image_training import tiny_image_config, train_one
 
@@ -108,9 +108,9 @@ def test_a_flow_ip_run_that_goes_nan_in_its_stack_is_recorded_and_evaluated(data
     """A NaN flow weight of one flow_ip run (its log-density then sees NaN, which torch.distributions' validation
     raised on, killing the stack without a status.json; issue 11, fault 1): the run is recorded as diverged with its
     epoch and reason, its stack-mate finishes, and the evaluation writes a record that says so."""
-    from vaepriors.training.image_config import ImageStackConfig
-    from vaepriors.training.image_stages import run_adversarial
-    from vaepriors.training.image_trainer import ImageTrainer
+    from vaepriors.studies.images.config import ImageStackConfig
+    from vaepriors.studies.images.stages import run_adversarial
+    from vaepriors.studies.images.trainer import ImageTrainer
 
     images, _ = dataset
     _, classifier = evaluated_run

@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaepriors.evaluation.tsne import embed_latents, load_tsne, write_tsne
-from vaepriors.reporting.image_figures import (
+from vaepriors.core.evaluation.tsne import embed_latents, load_tsne, write_tsne
+from vaepriors.studies.images.figures import (
     plot_figure2a, plot_figure2b, plot_figure4, plot_figure7, plot_figure8, plot_figure9, plot_sample_grid,
 )
-from vaepriors.reporting.image_inputs import (
+from vaepriors.studies.images.inputs import (
     RunKey, RunStatus, configuration_label, ordered_configurations, ordered_datasets, run_key, until_divergence,
 )
-from vaepriors.reporting.image_panels import framed, inactive_samples, originals_over_reconstructions
-from vaepriors.reporting.latent_figures import PRIOR_DOT_AREA, prior_dot_areas
+from vaepriors.studies.images.latent_figures import PRIOR_DOT_AREA, prior_dot_areas
+from vaepriors.studies.images.panels import framed, inactive_samples, originals_over_reconstructions
 
 HISTORY_COLUMNS = ["epoch", "phase", "iterations", "loss_encoder", "loss_decoder", "rec", "kl", "neg_entropy",
                    "entropy", "max_prior_logvar", "max_prior_logvar_unclipped"]

@@ -8,7 +8,7 @@ import torch
 
 from conftest import kill_after_checkpoint
 
-from vaepriors.data.images import ImageData
+from vaepriors.core.data.images import ImageData
 
 TRAIN_FLAGS = ["--dataset", "fmnist", "--configuration", "mog4_lc_ip", "--prior", "vamp", "--components", "4",
                "--learnable-contributions", "--intro-prior", "--r-entropy", "10", "--channels", "4", "8",

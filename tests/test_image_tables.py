@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaepriors.evaluation.image_selection import (
-    NO_FINITE_R, SELECTED, MissingKeyError, load_records, records_frame, select_r_entropy, sweep_summary,
-)
-from vaepriors.reporting.image_tables import TABLE_METRICS, PriorColumn, describe_extractor, write_table2, write_table5
-from vaepriors.reporting.paper_values_images import (
+from vaepriors.core.reporting.extractors import describe_extractor
+from vaepriors.studies.images.paper_values import (
     TABLE2, TABLE2_CONFIGURATIONS, TABLE2_R_ENTROPY, TABLE5, TABLE5_CONFIGURATIONS, TABLE5_R_ENTROPY,
 )
+from vaepriors.studies.images.selection import (
+    NO_FINITE_R, SELECTED, MissingKeyError, load_records, records_frame, select_r_entropy, sweep_summary,
+)
+from vaepriors.studies.images.tables import TABLE_METRICS, PriorColumn, write_table2, write_table5
 
 NAN = float("nan")
 INCEPTION, CLASSIFIER = "inception-v3-compat", "classifier:cifar10"

@@ -4,13 +4,13 @@ import pandas as pd
 import pytest
 import torch
 
-from vaepriors.models.conv import ConvDecoder, ConvEncoder
-from vaepriors.priors import MixtureOfGaussiansPrior
-from vaepriors.training import image_trainer
-from vaepriors.training.image_checkpoint import load_snapshot
-from vaepriors.training.image_config import ImageStackConfig, ImageTrainConfig
-from vaepriors.training.image_stages import run_adversarial, run_warmup
-from vaepriors.training.image_trainer import ImageTrainer
+from vaepriors.core.nets.conv import ConvDecoder, ConvEncoder
+from vaepriors.core.priors import MixtureOfGaussiansPrior
+from vaepriors.studies.images import trainer as image_trainer
+from vaepriors.studies.images.checkpoint import load_snapshot
+from vaepriors.studies.images.config import ImageStackConfig, ImageTrainConfig
+from vaepriors.studies.images.stages import run_adversarial, run_warmup
+from vaepriors.studies.images.trainer import ImageTrainer
 
 
 def tiny_image_config(**overrides) -> ImageTrainConfig:

@@ -1,5 +1,6 @@
-"""Every module of the package imports first (no circular imports), and the layers import one way: priors never
-import losses, and priors, losses and models never import training."""
+"""Every module of the package imports first (no circular imports), and imports run one way (docs/architecture.md):
+the command line -> studies -> core; a study never imports another study; inside the core, a layer imports only the
+layers before it (CORE_LAYERS)."""
 
 import ast
 import json
@@ -16,8 +17,18 @@ import vaepriors
 PACKAGE_DIR = Path(vaepriors.__file__).parent
 MODULES = sorted(info.name for info in pkgutil.walk_packages(vaepriors.__path__, "vaepriors.")
                  if info.name != "vaepriors.__main__")  # the entry point: importing it runs the command line
-FORBIDDEN = {"priors": ("vaepriors.losses", "vaepriors.training"), "losses": ("vaepriors.training",),
-             "models": ("vaepriors.training",)}
+# The core's layers in import order; modules of one layer may import each other.
+CORE_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("atomic", "randomness", "gpu_slots", "command_line", "state_files"),
+    ("data", "nets"),
+    ("priors",),
+    ("vae",),
+    ("losses",),
+    ("training",),
+    ("evaluation",),
+    ("reporting",),
+)
+RANK = {name: rank for rank, names in enumerate(CORE_LAYERS) for name in names}
 
 # Imports each module first: in one fresh interpreter, with every vaepriors module dropped from sys.modules before
 # each, so each import starts with none of the package loaded, as in a fresh interpreter (a circular import involves
@@ -38,7 +49,7 @@ print(json.dumps(failures))
 
 
 def test_the_walk_finds_the_layers():
-    assert {"vaepriors.losses.kl", "vaepriors.priors.flow", "vaepriors.training.toy_trainer"} <= set(MODULES)
+    assert {"vaepriors.core.losses.kl", "vaepriors.core.priors.flow", "vaepriors.studies.toy2d.trainer"} <= set(MODULES)
 
 
 def test_every_module_imports_first():
@@ -51,24 +62,46 @@ def test_every_module_imports_first():
 
 
 def _imported_modules(path: Path) -> set[str]:
-    """Modules a file imports at run time (``if TYPE_CHECKING:`` blocks excluded)."""
-    tree = ast.parse(path.read_text())
-    type_checking = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
-                     and getattr(block.test, "id", None) == "TYPE_CHECKING" for node in ast.walk(block)}
+    """The package's modules a file imports, anywhere in it (also inside functions and ``TYPE_CHECKING`` blocks)."""
     names = set()
-    for node in ast.walk(tree):
-        if id(node) in type_checking:
-            continue
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-    return names
+    return {name for name in names if name.startswith("vaepriors.")}
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_imports_run_one_way(layer):
-    offending = {str(path.relative_to(PACKAGE_DIR)): sorted(name for name in _imported_modules(path)
-                                                            if name.startswith(FORBIDDEN[layer]))
-                 for path in sorted((PACKAGE_DIR / layer).rglob("*.py"))}
-    assert not {path: names for path, names in offending.items() if names}
+def _forbidden(importer: str, imported: str) -> bool:
+    """Whether module ``importer`` (dotted, without ``vaepriors.``) may not import ``imported``."""
+    source, target = importer.split("."), imported.split(".")
+    if source[0] == "core":
+        return target[0] != "core" or RANK[target[1]] > RANK[source[1]]
+    if source[0] == "studies":
+        return target[0] == "cli" or (target[0] == "studies" and target[1] != source[1])
+    return False
+
+
+def test_every_core_part_has_a_layer():
+    parts = {path.name.removesuffix(".py") for path in (PACKAGE_DIR / "core").iterdir()
+             if path.name != "__init__.py" and path.name != "__pycache__"}
+    assert parts == set(RANK)
+
+
+def test_imports_run_one_way():
+    offending = {}
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE_DIR).with_suffix("").parts)
+        names = sorted(name for name in _imported_modules(path) if _forbidden(module, name.removeprefix("vaepriors.")))
+        if names:
+            offending[module] = names
+    assert not offending
+
+
+@pytest.mark.parametrize("importer, imported, forbidden", [
+    ("core.priors.flow", "core.nets.stacked", False), ("core.nets.stacked", "core.priors.base", True),
+    ("core.losses.kl", "studies.toy2d.config", True), ("studies.images.trainer", "core.training.engine", False),
+    ("studies.dpvae.tables", "studies.images.tables", True), ("studies.toy2d.cli", "cli", True),
+])
+def test_the_rule_itself(importer, imported, forbidden):
+    assert _forbidden(importer, imported) is forbidden

@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from vaepriors.losses.kl import (ClosedFormKL, MonteCarloKL, has_closed_form_kl, kl_closed_form, kl_entropy_form,
+from vaepriors.core.losses.kl import (ClosedFormKL, MonteCarloKL, has_closed_form_kl, kl_closed_form, kl_entropy_form,
                                  kl_monte_carlo, kl_single_sample)
-from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
-from vaepriors.priors.base import NoGenerationSpace
-from vaepriors.randomness import RunRandomness
+from vaepriors.core.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
+from vaepriors.core.priors.base import NoGenerationSpace
+from vaepriors.core.randomness import RunRandomness
 
 
 def _posterior():

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 import torch
 
-from vaepriors.evaluation.overfit_encoder import (COLUMNS, PANEL_KINDS, OverfitEncoderConfig, one_image_per_class,
+from vaepriors.core.atomic import save_atomic
+from vaepriors.studies.images.checkpoint import load_snapshot, snapshot_payload
+from vaepriors.studies.images.config import ImageTrainConfig
+from vaepriors.studies.images.figure5 import plot_figure5
+from vaepriors.studies.images.overfit_encoder import (COLUMNS, PANEL_KINDS, OverfitEncoderConfig, one_image_per_class,
                                                   overfit_encoder, panel_key, predicted_nelbo,
                                                   run_overfit_encoder_study, study_objective, synthetic_distributions)
-from vaepriors.reporting.figure5 import plot_figure5
-from vaepriors.atomic import save_atomic
-from vaepriors.training.image_checkpoint import load_snapshot, snapshot_payload
-from vaepriors.training.image_config import ImageTrainConfig
-from vaepriors.training.image_trainer import ImageTrainer
+from vaepriors.studies.images.trainer import ImageTrainer
 
 N_IMAGES = 4
 

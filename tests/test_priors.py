@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from vaepriors.models.stacked import StackedMLP
-from vaepriors.priors import MixtureOfGaussiansPrior, MixtureParams, VampPrior
-from vaepriors.randomness import RunRandomness
+from vaepriors.core.nets.stacked import StackedMLP
+from vaepriors.core.priors import MixtureOfGaussiansPrior, MixtureParams, VampPrior
+from vaepriors.core.randomness import RunRandomness
 
 
 def _encoder(runs=1):
@@ -128,7 +128,7 @@ def test_log_joint_gradients_flow_to_z_and_every_prior_parameter():
 
 
 def test_log_joint_in_chunks_of_n_equals_one_block(monkeypatch):
-    from vaepriors.priors import base
+    from vaepriors.core.priors import base
 
     params = MixtureParams(torch.randn(2, 5, 3, requires_grad=True), torch.randn(2, 5, 3),
                            torch.log_softmax(torch.randn(2, 5), -1))

@@ -11,8 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
-from vaepriors.evaluation import probes
-from vaepriors.evaluation.probes import PROBES, probe_accuracies
+from vaepriors.core.evaluation import probes
+from vaepriors.core.evaluation.probes import PROBES, probe_accuracies
 
 KEYS = {"svm_few", "svm_many", "knn_few", "knn_many"}
 

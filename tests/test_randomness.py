@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from vaepriors.randomness import RunRandomness
+from vaepriors.core.randomness import RunRandomness
 
 MASK = (1 << 64) - 1
 

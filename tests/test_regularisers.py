@@ -3,13 +3,13 @@ import math
 import pytest
 import torch
 
-from vaepriors.losses.kl import kl_entropy_form
-from vaepriors.losses.regularisers import (REGULARISERS, SAMPLING, BetaTCVAE, BetaVAEB, BetaVAEH, FactorVAE,
+from vaepriors.core.losses.kl import kl_entropy_form
+from vaepriors.core.losses.regularisers import (REGULARISERS, SAMPLING, BetaTCVAE, BetaVAEB, BetaVAEH, FactorVAE,
                                            InfoVAE, discriminator_network, make_regulariser, mmd, permute_dims,
                                            prior_samples, rbf_kernel, tc_decomposition)
-from vaepriors.losses.regularisers.base import LatentBatch
-from vaepriors.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
-from vaepriors.randomness import RunRandomness
+from vaepriors.core.losses.regularisers.base import LatentBatch
+from vaepriors.core.priors import DecoupledPrior, DecoupledPriorConfig, MixtureParams, StandardGaussianPrior
+from vaepriors.core.randomness import RunRandomness
 
 
 def _batch(n=6, dim=3, seed=0, runs=1):

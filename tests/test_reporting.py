@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaepriors.reporting import plot_figure3, plot_figure6, write_table1, write_table3, write_table4
-from vaepriors.evaluation.selection import select_optimum
-from vaepriors.reporting.aggregate import MissingColumnError, read_metrics, seed_statistics, summarise
-from vaepriors.reporting.paper_values import TABLE1, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4
-from vaepriors.reporting.samples import load_samples
+from vaepriors.core.reporting.statistics import seed_statistics
+from vaepriors.studies.toy2d.aggregate import MissingColumnError, read_metrics, summarise
+from vaepriors.studies.toy2d.figures import plot_figure3, plot_figure6
+from vaepriors.studies.toy2d.paper_values import TABLE1, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4
+from vaepriors.studies.toy2d.samples import load_samples
+from vaepriors.studies.toy2d.selection import select_optimum
+from vaepriors.studies.toy2d.tables import write_table1, write_table3, write_table4
 
 COLUMNS = ["dataset", "configuration", "run", "seed", "beta_rec", "beta_kl", "beta_neg", "kl", "diverged_at",
            "grid_size", "gnelbo_paper", "kl_paper", "jsd_paper", "kl_mass", "jsd", "log_likelihood_grid"]

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from vaepriors.losses.regularisers import discriminator_network
-from vaepriors.models.dpvae import ARCHITECTURES, build_dpvae, stack_dpvae
-from vaepriors.models.run_stack import RunStack
+from vaepriors.core.losses.regularisers import discriminator_network
+from vaepriors.core.nets.run_stack import RunStack
+from vaepriors.studies.dpvae.model import ARCHITECTURES, build_dpvae, stack_dpvae
 
 SEEDS = [0, 3, 5]
 

@@ -275,7 +275,7 @@ def test_tiny_workflow_on_slurm(tmp_path):
         records[jobid] = record
 
     # Each training / evaluation process saw the CUDA_VISIBLE_DEVICES that SLURM set for its job (the CLI logs it,
-    # through vaepriors.gpu_slots). 16 processes: 8 trainings (3 grid, 3 seeds, 2 baselines) + 8 evaluations.
+    # through vaepriors.core.gpu_slots). 16 processes: 8 trainings (3 grid, 3 seeds, 2 baselines) + 8 evaluations.
     gpus_of_job = {}
     rule_logs = [p for rule in GPU_RULES for p in (workdir / "results/logs" / rule).rglob("*.log")]
     assert len(rule_logs) == 16, rule_logs
@@ -283,7 +283,7 @@ def test_tiny_workflow_on_slurm(tmp_path):
         seen = re.search(r"CUDA_VISIBLE_DEVICES=(\S*) set before this process started \(SLURM job (\d+)\)",
                          path.read_text())
         assert seen, (f"{path} does not record a CUDA_VISIBLE_DEVICES set by SLURM (the CLI's `--device auto` logs it "
-                      "through vaepriors.gpu_slots.claim_gpu)")
+                      "through vaepriors.core.gpu_slots.claim_gpu)")
         gpu, jobid = seen.groups()
         assert jobid in records and re.fullmatch(r"\d+", gpu), (path, gpu, jobid)
         gpus_of_job.setdefault(jobid, set()).add(gpu)

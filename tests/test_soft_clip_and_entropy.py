@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from vaepriors.losses.responsibility import normalised_negative_entropy
-from vaepriors.priors import LogVarSoftClip, soft_clip
+from vaepriors.core.losses.responsibility import normalised_negative_entropy
+from vaepriors.core.priors import LogVarSoftClip, soft_clip
 
 
 def test_soft_clip_values_inside_outside_and_degenerate_range():
@@ -66,7 +66,7 @@ def test_normalised_negative_entropy():
 
 
 def test_retained_fraction_depends_on_k_only_and_k10_keeps_85_percent():
-    from vaepriors.priors.soft_clip import retained_fraction
+    from vaepriors.core.priors.soft_clip import retained_fraction
 
     expected = 1 - 0.2 * math.log(2) + 0.2 * math.log(1 + math.exp(-10))  # Eq. 49 with beta (b - a) = 10
     assert retained_fraction(10.0) == pytest.approx(expected)

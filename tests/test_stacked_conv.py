@@ -4,10 +4,10 @@ train and eval mode, gradients, Adam steps), and states move between the two lay
 import pytest
 import torch
 
-from vaepriors.models.conv import ConvDecoder, ConvEncoder, StackedConvDecoder, StackedConvEncoder
-from vaepriors.models.image import build_image_vae, build_run_networks
-from vaepriors.priors import StandardGaussianPrior
-from vaepriors.training.image_config import ImageTrainConfig
+from vaepriors.core.nets.conv import ConvDecoder, ConvEncoder, StackedConvDecoder, StackedConvEncoder
+from vaepriors.core.priors import StandardGaussianPrior
+from vaepriors.studies.images.config import ImageTrainConfig
+from vaepriors.studies.images.model import build_image_vae, build_run_networks
 
 RUNS, CHANNELS, SIZE, Z = 3, (4, 8), 8, 3
 REFERENCES = {StackedConvEncoder: ConvEncoder, StackedConvDecoder: ConvDecoder}

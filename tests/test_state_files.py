@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaepriors.data.images import ImageData
-from vaepriors.evaluation.feature_classifier import load_feature_classifier
-from vaepriors.state_files import StateFileError, load_state_file
-from vaepriors.training.dpvae_trainer import load_dpvae
-from vaepriors.training.engine import Checkpoint
-from vaepriors.training.image_checkpoint import load_snapshot
-from vaepriors.training.toy_trainer import load_runs
+from vaepriors.core.data.images import ImageData
+from vaepriors.core.evaluation.feature_classifier import load_feature_classifier
+from vaepriors.core.state_files import StateFileError, load_state_file
+from vaepriors.core.training.engine import Checkpoint
+from vaepriors.studies.dpvae.trainer import load_dpvae
+from vaepriors.studies.images.checkpoint import load_snapshot
+from vaepriors.studies.toy2d.trainer import load_runs
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -85,7 +85,7 @@ def test_torch_load_is_called_in_one_place_only():
     callers = [path.relative_to(SRC).as_posix() for path in SRC.rglob("*.py")
                if re.search(r"torch\.load\(|pickle\.loads?\(", path.read_text())]
     # CIFAR-10 batches are pickles by format; each is md5-verified against the published checksum before unpickling.
-    assert sorted(callers) == ["vaepriors/data/image_sources.py", "vaepriors/state_files.py"]
+    assert sorted(callers) == ["vaepriors/core/data/image_sources.py", "vaepriors/core/state_files.py"]
 
 
 def test_a_truncated_workflow_file_names_the_file_and_says_to_regenerate_it(tmp_path):

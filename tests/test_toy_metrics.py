@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from vaepriors.evaluation import toy_metrics as m
-from vaepriors.evaluation.selection import GridOptimum, grid_optimum
+from vaepriors.studies.toy2d import metrics as m
+from vaepriors.studies.toy2d.selection import GridOptimum, grid_optimum
 
 # Two bins per axis on [-1, 1]^2: every bin has area 1, so densities equal probability masses.
 LOW, HIGH = (-0.5, -0.5), (0.5, 0.5)

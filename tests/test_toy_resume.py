@@ -7,7 +7,7 @@ import torch
 
 from conftest import kill_after_checkpoint
 
-from vaepriors.state_files import load_state_file
+from vaepriors.core.state_files import load_state_file
 
 FLAGS = ["--dataset", "8Gaussian", "--configuration", "sintro_mog_lc_ip", "--model", "sintro", "--prior", "vamp",
          "--components", "4", "--learnable-contributions", "--intro-prior", "--convert-to-mog", "--iterations", "400",

@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from vaepriors.evaluation.toy_evaluate import ToyEvalConfig, ToyEvaluator
-from vaepriors.priors import MixtureOfGaussiansPrior
-from vaepriors.training.config import RunSpec
-from vaepriors.training.toy_trainer import ToyRuns, ToyTrainer, load_runs, save_runs
+from vaepriors.core.priors import MixtureOfGaussiansPrior
+from vaepriors.studies.toy2d.config import ToyEvalConfig
+from vaepriors.studies.toy2d.config import RunSpec
+from vaepriors.studies.toy2d.evaluate import ToyEvaluator
+from vaepriors.studies.toy2d.trainer import ToyRuns, ToyTrainer, load_runs, save_runs
 
 RUNS = (RunSpec(0, 0.2, 0.3, 0.9), RunSpec(7, 0.5, 0.1, 0.3), RunSpec(3, 1.0, 0.05, 0.25))
 TINY_EVAL = ToyEvalConfig(hist_samples=300, bins=20, grid_size=24, gnelbo_batches=2, gnelbo_batch_size=16,

@@ -269,11 +269,11 @@ def test_dpvae_schema_matches_the_package_registries():
     key the code accepts is never rejected, and one it would reject fails the dry run."""
     from dataclasses import fields
 
-    from vaepriors.evaluation.dpvae_evaluate import DpVAEEvalConfig
-    from vaepriors.evaluation.fid import FID_EXTRACTORS
-    from vaepriors.losses.regularisers import REDUCTIONS, REGULARISERS, SAMPLING
-    from vaepriors.models.dpvae import ARCHITECTURES, PRIORS
-    from vaepriors.training.dpvae_config import TRAINER_SUPPLIED, DpVAEConfig
+    from vaepriors.studies.dpvae.evaluate import DpVAEEvalConfig
+    from vaepriors.core.evaluation.fid import FID_EXTRACTORS
+    from vaepriors.core.losses.regularisers import REDUCTIONS, REGULARISERS, SAMPLING
+    from vaepriors.studies.dpvae.model import ARCHITECTURES, PRIORS
+    from vaepriors.studies.dpvae.config import TRAINER_SUPPLIED, DpVAEConfig
 
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
     defs, dpvae = schema["$defs"], schema["properties"]["dpvae"]

@@ -1,0 +1,1 @@
+"""Image datasets: fetching (torchvision or local files), checksums, and the verified uint8 dataset file."""

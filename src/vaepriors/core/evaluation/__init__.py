@@ -1,0 +1,1 @@
+"""Metrics that know no study: FID (Inception or an offline classifier), precision/recall, latent probes, t-SNE."""

@@ -1,0 +1,1 @@
+"""Networks that hold R independent runs in one set of tensors (a leading run axis or grouped channels)."""

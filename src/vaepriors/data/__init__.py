@@ -1,1 +1,0 @@
-"""Datasets: the 2D density benchmark generators (and, later, image datasets)."""

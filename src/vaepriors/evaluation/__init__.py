@@ -1,1 +1,0 @@
-"""Evaluation: the 2D density metrics (paper-compatible and corrected) and the evaluator."""

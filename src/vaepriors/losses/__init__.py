@@ -1,1 +1,0 @@
-"""Loss terms shared by every model: Gaussian densities, KL estimators, reconstruction, responsibilities."""

@@ -1,1 +1,0 @@
-"""Networks. Stacked modules hold R independent runs in one set of tensors (leading run axis)."""

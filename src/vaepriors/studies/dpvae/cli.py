@@ -1,0 +1,110 @@
+"""Sub-commands of the dpVAE family: training, evaluation, Table 1 and Figures 1, 3, 4, 5, 6, 8."""
+
+from __future__ import annotations
+
+from vaepriors.core.command_line import (add_dataclass_arguments, add_runtime, dataclass_from_arguments, setup,
+                                         write_manifest)
+
+MOONS = "moons"
+
+
+def _data(dataset: str, data_file: str | None, seed: int):
+    """Two moons are drawn (seeded, the authors' sizes); image data sets come from a fetch-images file."""
+    if dataset == MOONS:
+        from vaepriors.studies.dpvae.moons import two_moons
+
+        return two_moons(seed=seed)
+    if data_file is None:
+        raise SystemExit(f"--data (a fetch-images file) is required for dataset {dataset!r}")
+    from vaepriors.core.data.images import ImageData
+
+    return ImageData.load(data_file)
+
+
+def dpvae_train(args) -> None:
+    """One stack: the runs of ``--seeds`` of one configuration, each written to its ``--run-dirs`` entry."""
+    from vaepriors.studies.dpvae.config import DpVAEConfig, DpVAEStackConfig
+    from vaepriors.studies.dpvae.trainer import run_dpvae
+
+    device = setup(args)
+    stack = DpVAEStackConfig.product(dataclass_from_arguments(DpVAEConfig, args, seed=args.seeds[0]), args.seeds)
+    data = _data(stack.base.dataset, args.data, args.data_seed)
+    train = data.train if stack.base.dataset == MOONS else data.train_images
+    run_dpvae(stack, train, args.run_dirs, args.checkpoint, device)
+    if args.manifest:
+        write_manifest(args.manifest, [{"seed": seed} for seed in stack.seeds], args.run_dirs,
+                       dataset=stack.base.dataset, regulariser=stack.base.regulariser, prior=stack.base.prior)
+
+
+def dpvae_evaluate(args) -> None:
+    from vaepriors.studies.dpvae.evaluate import DpVAEEvalConfig, evaluate_dpvae, write_dpvae_evaluation
+
+    device = setup(args)
+    config = dataclass_from_arguments(DpVAEEvalConfig, args)
+    data = _data(args.dataset, args.data, args.data_seed)
+    write_dpvae_evaluation(*evaluate_dpvae(args.snapshot, data, config, device), args.out_json, args.out_npz)
+
+
+def dpvae_report(args) -> None:
+    from vaepriors.studies.dpvae import figures as dpvae_figures, tables as dpvae_tables
+
+    if args.command == "dpvae-table1":
+        dpvae_tables.write_dpvae_table1(args.evaluations, args.out_tex, args.out_csv)
+    elif args.command in ("dpvae-figure1", "dpvae-figure6"):
+        plot = dpvae_figures.plot_figure1 if args.command == "dpvae-figure1" else dpvae_figures.plot_figure6
+        plot(args.standard, args.decoupled, args.out)
+    elif args.command == "dpvae-figure8":
+        dpvae_figures.plot_figure8(args.artifacts[0], args.out)
+    else:
+        plots = {"dpvae-figure3": dpvae_figures.plot_figure3, "dpvae-figure4": dpvae_figures.plot_figure4,
+                 "dpvae-figure5": dpvae_figures.plot_figure5}
+        plots[args.command](args.artifacts, args.out)
+
+
+def add_dpvae_commands(sub) -> None:
+    from vaepriors.studies.dpvae.evaluate import DpVAEEvalConfig
+    from vaepriors.studies.dpvae.config import DpVAEConfig
+
+    p = sub.add_parser("dpvae-train", help="train the seeds of one VAE + regulariser with a standard or decoupled "
+                                           "prior in one stack; resumes")
+    p.add_argument("--data", help="fetch-images file (image data sets)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the two-moons draw")
+    p.add_argument("--seeds", type=int, nargs="+", required=True, help="one run per seed, trained side by side")
+    p.add_argument("--run-dirs", nargs="+", required=True, help="one output directory per seed, in --seeds order")
+    p.add_argument("--checkpoint", required=True, help="the stack's resumable state while it trains")
+    p.add_argument("--manifest", help="written last: the stack's runs, their directories and statuses (JSON)")
+    add_dataclass_arguments(p, DpVAEConfig, exclude=("seed",))
+    add_runtime(p)
+    p.set_defaults(handler=dpvae_train)
+
+    p = sub.add_parser("dpvae-evaluate", help="FID, low-posterior FID, sKL, IS-NLL, leakage and figure arrays")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data")
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--snapshot", required=True, help="final.pt of dpvae-train")
+    p.add_argument("--out-json", required=True)
+    p.add_argument("--out-npz", required=True)
+    add_dataclass_arguments(p, DpVAEEvalConfig)
+    add_runtime(p)
+    p.set_defaults(handler=dpvae_evaluate)
+
+    p = sub.add_parser("dpvae-table1", help="dpVAE Table 1 (LaTeX and CSV) beside the paper's values")
+    p.add_argument("--evaluations", nargs="+", required=True)
+    p.add_argument("--out-tex", required=True)
+    p.add_argument("--out-csv", required=True)
+    p.set_defaults(handler=dpvae_report)
+    for number in (1, 6):
+        p = sub.add_parser(f"dpvae-figure{number}", help=f"dpVAE Figure {number}: standard vs decoupled prior")
+        p.add_argument("--standard", required=True, help="evaluation .npz of the standard-prior run")
+        p.add_argument("--decoupled", required=True, help="evaluation .npz of the decoupled-prior run")
+        p.add_argument("--out", required=True)
+        p.set_defaults(handler=dpvae_report)
+    for number in (3, 4, 5, 8):
+        p = sub.add_parser(f"dpvae-figure{number}", help=f"dpVAE Figure {number} from evaluation .npz files")
+        p.add_argument("--artifacts", nargs="+", required=True)
+        p.add_argument("--out", required=True)
+        p.set_defaults(handler=dpvae_report)
+
+
+# This study's sub-commands: each adds its parsers (with their handlers) to the ``vaepriors`` command line.
+COMMANDS = (add_dpvae_commands,)

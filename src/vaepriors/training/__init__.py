@@ -1,1 +1,0 @@
-"""Training: typed configurations, per-run randomness and the vectorised trainers."""
