@@ -77,3 +77,15 @@ def test_the_priors_of_the_studies_are_registered():
     assert {"standard_gaussian", "vamp", "decoupled"} <= set(PRIORS)
     assert prior_kind("vamp").converts_to_mog and prior_kind("vamp").mixture
     assert not prior_kind("standard_gaussian").learnable and prior_kind("decoupled").min_z_dim == 2
+
+
+def test_the_workflow_schema_offers_exactly_the_registered_priors():
+    import yaml
+
+    from conftest import ROOT
+
+    schema = (ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text()
+    enums = [line for line in schema.splitlines() if line.strip().startswith("prior: {type: string, enum:")]
+    assert len(enums) == 2  # the 2D and the image configurations
+    for line in enums:
+        assert set(yaml.safe_load(line.strip())["prior"]["enum"]) == set(PRIORS)

@@ -73,7 +73,7 @@ def test_toy_evaluate_refuses_a_crafted_runs_file_with_a_one_line_error(tmp_path
     path, marker = crafted(tmp_path)
     result = subprocess.run([sys.executable, "-m", "vaepriors", "toy-evaluate", "--runs", str(path), "--metrics",
                              str(tmp_path / "m.csv"), "--samples", str(tmp_path / "s.npz"), "--device", "cpu"],
-                            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(SRC)})
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(SRC)})
     assert result.returncode != 0
     assert f"vaepriors toy-evaluate: {path}: refused to load a 2D runs file" in result.stderr
     assert "Traceback" not in result.stderr

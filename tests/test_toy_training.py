@@ -1,12 +1,12 @@
 import dataclasses
+import json
 
 import pytest
 import torch
 
 from conftest import tiny_config
 from vaepriors.core.priors import MixtureOfGaussiansPrior
-from vaepriors.studies.toy2d.config import ToyEvalConfig
-from vaepriors.studies.toy2d.config import RunSpec
+from vaepriors.studies.toy2d.config import RunSpec, ToyEvalConfig
 from vaepriors.studies.toy2d.evaluate import ToyEvaluator
 from vaepriors.studies.toy2d.trainer import ToyRuns, ToyTrainer, load_runs, save_runs
 
@@ -93,6 +93,9 @@ def test_divergence_is_recorded_per_run_and_other_runs_go_on():
 def test_save_load_roundtrip_and_evaluation_is_per_run(tmp_path):
     result = ToyTrainer(tiny_config(runs=RUNS)).train(progress=False)
     save_runs(result, tmp_path / "runs.pt")
+    written = (tmp_path / "runs.config.json").read_text()  # the resolved configuration beside the weights, sorted
+    assert json.loads(written) == json.loads(json.dumps(result.config.to_dict()))
+    assert written == json.dumps(json.loads(written), indent=2, sort_keys=True) + "\n"
     loaded = load_runs(tmp_path / "runs.pt")
     for name, value in result.model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[name], value), name

@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from vaepriors.core.atomic import save_atomic
+from vaepriors.core.atomic import save_with_config
 from vaepriors.core.losses.gaussian import reparameterize
 from vaepriors.core.losses.regularisers import REGULARISERS, Regulariser, make_regulariser
 from vaepriors.core.nets.run_states import select_state
@@ -171,11 +171,10 @@ class DpVAETrainer(IntervalTrainer):
         loss.sum().backward()
         self.optimizer.step()
         terms = {"loss": loss.detach(), **terms}
-        discriminator_step = getattr(self.regulariser, "discriminator_step", None)
-        if discriminator_step is not None:
+        if self.regulariser.has_auxiliary_step:
             with torch.no_grad():
                 z_other = self._encode_sample(self._batch(self.other_batches, step))[0]
-            terms.update(discriminator_step(z, z_other))
+            terms.update(self.regulariser.auxiliary_step(z, z_other))
         return terms
 
     # -- the engine's hooks ---------------------------------------------------------------------------------------
@@ -288,8 +287,9 @@ def write_run_outputs(trainer: DpVAETrainer, run: int, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(trainer.run_history(run)).to_csv(out_dir / "history.csv", index=False)
     (out_dir / "status.json").write_text(json.dumps(status, indent=2) + "\n")
-    save_atomic({"config": config.to_dict(), "model": trainer.run_weights(run), "iteration": status["model_iteration"],
-                 "likelihood": status["likelihood"]}, out_dir / "final.pt")
+    save_with_config({"config": config.to_dict(), "model": trainer.run_weights(run),
+                      "iteration": status["model_iteration"], "likelihood": status["likelihood"]},
+                     out_dir / "final.pt")
     return status
 
 

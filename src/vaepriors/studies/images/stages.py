@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from vaepriors.core.atomic import save_atomic
+from vaepriors.core.atomic import save_atomic, save_with_config
 from vaepriors.core.state_files import load_state_file
 from vaepriors.core.training.engine import Checkpoint
 from vaepriors.studies.images.checkpoint import snapshot_payload
@@ -77,5 +77,5 @@ def write_run_outputs(trainer: ImageTrainer, run: int, run_dir: Path) -> None:
               "snapshots": [epoch for epoch in config.measure_epochs if epoch < completed]}
     (run_dir / "status.json").write_text(json.dumps(status, indent=2) + "\n")
     trained_epochs = trainer.epoch if divergence is None else divergence.at  # the last finite model
-    save_atomic(snapshot_payload(config, trainer.run_weights(run), type(trainer.model.prior).__name__,
-                                 trained_epochs, trainer.image_shape), run_dir / "final.pt")
+    save_with_config(snapshot_payload(config, trainer.run_weights(run), type(trainer.model.prior).__name__,
+                                      trained_epochs, trainer.image_shape), run_dir / "final.pt")

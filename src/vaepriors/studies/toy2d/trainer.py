@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from vaepriors.core.atomic import save_atomic
+from vaepriors.core.atomic import save_with_config
 from vaepriors.core.losses.kl import make_kl
 from vaepriors.core.losses.soft_intro import SoftIntroObjective, SoftIntroWeights
 from vaepriors.core.priors import MixtureOfGaussiansPrior, PriorRequest, VampPrior, build_prior
@@ -122,9 +122,9 @@ class ToyTrainer(SoftIntroTrainer):
 
 def save_runs(runs: ToyRuns, path: str | Path) -> None:
     """Atomic write: a killed job never leaves a truncated file that looks complete."""
-    save_atomic({"config": runs.config.to_dict(), "state": runs.model.state_dict(),
-                 "prior": type(runs.model.prior).__name__, "diverged_at": runs.diverged_at,
-                 "reasons": runs.reasons, "history": runs.history}, path)
+    save_with_config({"config": runs.config.to_dict(), "state": runs.model.state_dict(),
+                      "prior": type(runs.model.prior).__name__, "diverged_at": runs.diverged_at,
+                      "reasons": runs.reasons, "history": runs.history}, path)
 
 
 def load_runs(path: str | Path, device: torch.device | str = "cpu") -> ToyRuns:

@@ -59,6 +59,9 @@ class Regulariser(ABC):
     """loss = rec_weight * reduce(SSE) + penalty(...); see the module docstring for the contract and reductions."""
 
     name: ClassVar[str]
+    # A regulariser that trains a network of its own (FactorVAE's discriminator) says so here; the trainer then
+    # calls ``auxiliary_step`` after every VAE step with this batch's z and a second, independent batch's z.
+    has_auxiliary_step: ClassVar[bool] = False
     reduction: str = "per_sample"
     rec_weight: float = 1.0
 
@@ -83,6 +86,11 @@ class Regulariser(ABC):
     def penalty(self, batch: LatentBatch, step: int, prior: PriorDistribution,
                 randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         """Everything but the reconstruction term, per run (R,), and the named per-run terms it adds."""
+
+    def auxiliary_step(self, z: torch.Tensor, z_other: torch.Tensor) -> Terms:
+        """One optimiser step of the regulariser's own network on latents (R, N, L) of two independent batches;
+        returns its per-run terms. Only for ``has_auxiliary_step``."""
+        raise NotImplementedError(f"{type(self).__name__} trains no network of its own (has_auxiliary_step is False)")
 
     def state_dict(self) -> dict:
         """Trainable state a checkpoint must hold besides the VAE's (only FactorVAE's discriminator has any)."""

@@ -59,6 +59,7 @@ class FactorVAE(Regulariser):
     ``permutations`` drives the column permutations (both supplied by the trainer)."""
 
     name: ClassVar[str] = "factor"
+    has_auxiliary_step: ClassVar[bool] = True
     latent_dim: int
     gamma: float = 1000.0
     hidden: int = 1000
@@ -89,6 +90,9 @@ class FactorVAE(Regulariser):
                 randomness: Randomness) -> tuple[torch.Tensor, Terms]:
         tc = self.total_correlation(batch.z)
         return self.reduce(batch.kl) + self.gamma * tc, {"tc": tc}
+
+    def auxiliary_step(self, z: torch.Tensor, z_other: torch.Tensor) -> Terms:
+        return self.discriminator_step(z, z_other)
 
     def discriminator_step(self, z: torch.Tensor, z_other: torch.Tensor) -> Terms:
         """One Adam step on (1/2)[CE(D(z), joint) + CE(D(permute_dims(z_other)), permuted)], inputs detached;
