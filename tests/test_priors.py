@@ -67,15 +67,6 @@ def test_samples_per_run_do_not_depend_on_the_other_runs():
     torch.testing.assert_close(together[1:2], alone)
 
 
-def test_random_mog_init_follows_the_authors_scaling():
-    generators = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)]
-    mog = MixtureOfGaussiansPrior.random(2, 400, 2, learnable_contributions=True, generators=generators)
-    assert mog.mu.shape == (2, 400, 2) and isinstance(mog.logits, torch.nn.Parameter)
-    assert mog.mu.std().item() == pytest.approx(1 / (400 * 2) ** 0.5, rel=0.1)  # N(0, 1) / sqrt(K d)
-    assert mog.logvar.std().item() == pytest.approx(1.0, rel=0.1)
-    assert not torch.equal(mog.mu[0], mog.mu[1])
-
-
 def _float64_log_joint(params: MixtureParams, z: torch.Tensor) -> torch.Tensor:
     """The direct formula, sum_j ((z_j - mu_kj) / sigma_kj)^2, in float64 on the same (float32) inputs."""
     mu, logvar, log_weights, z = (t.double() for t in (params.mu, params.logvar, params.log_weights, z))
