@@ -1,12 +1,16 @@
 # Python helpers of the workflow: configuration look-ups, CLI flag building and target lists.
 # All Python functions of the workflow live in this file (snakemake --lint: no functions beside rules).
-# Nothing here imports torch or the vaepriors package: parsing the workflow must stay fast.
+# Nothing here imports torch: parsing the workflow must stay fast. What the package already defines (which
+# configurations fill Table 1 and Figure 3) comes from its torch-free modules, so it is written once.
 import os
 import re
 import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
+
+from vaepriors.studies.toy2d.paper_values import (FIGURE3_CONFIGURATIONS, SG_CONFIGURATION, TABLE1_BEYOND,
+                                                  TABLE1_CONFIGURATIONS)
 
 # Jobs call the `vaepriors` console script. Put the bin directory of the Python that runs Snakemake
 # first on PATH, so `.venv/bin/snakemake ...` finds the venv's CLI without an activated venv. Under
@@ -20,21 +24,6 @@ JOBS = config["jobs"]
 # --capture for the training commands: CUDA-graph replay of each step on a GPU (jobs.cuda_graphs)
 CAPTURE = "--capture" if JOBS.get("cuda_graphs") else ""
 DATASETS = TOY["datasets"]
-
-# Table 1 columns and Figure 3 panels of the paper (configuration names of config.yaml), in paper order.
-TABLE1_CONFIGURATIONS = [
-    "vae_sg",
-    "sintro_sg",
-    "sintro_mog",
-    "sintro_mog_ip",
-    "sintro_mog_lc",
-    "sintro_mog_lc_ip",
-    "sintro_flow",  # beyond the paper: the decoupled (flow) prior, columns after the paper's
-    "sintro_flow_ip",
-]
-FIGURE3_CONFIGURATIONS = ["sintro_sg", "sintro_mog_lc", "sintro_mog_lc_ip"]
-# Table 3 (grid optimum) and Table 4 ("replicated" column) use the S-IntroVAE + standard Gaussian runs.
-SG_CONFIGURATION = "sintro_sg"
 
 # Table 4 baselines: S-IntroVAE with a standard Gaussian prior at Daniel & Tamar's reported betas,
 # trained with the closed-form and with the Monte-Carlo KL. Configuration names: baseline_<kl>.
@@ -195,7 +184,7 @@ def present(names):
 
 
 TABLE_METRICS = {
-    "table1": toy_files("seeds", present(TABLE1_CONFIGURATIONS), "metrics.csv"),
+    "table1": toy_files("seeds", present([*TABLE1_CONFIGURATIONS, *TABLE1_BEYOND]), "metrics.csv"),
     "table3": toy_files("grid", present([SG_CONFIGURATION]), "metrics.csv"),
     "table4": toy_files("baseline", BASELINES, "metrics.csv")
     + toy_files("seeds", present([SG_CONFIGURATION]), "metrics.csv"),

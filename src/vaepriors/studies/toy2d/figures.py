@@ -17,11 +17,9 @@ from matplotlib.figure import Figure
 
 from vaepriors.core.priors.soft_clip import retained_fraction, soft_clip
 from vaepriors.core.reporting.figures import save_figure
-from vaepriors.studies.toy2d.paper_values import DATASET_NAMES, DATASETS
+from vaepriors.studies.toy2d.paper_values import DATASET_NAMES, DATASETS, FIGURE3_CONFIGURATIONS
 from vaepriors.studies.toy2d.samples import SampleSet, load_samples
 
-# Paper Fig. 3: the 2nd, 5th and 6th columns of Table 1 (SG, fixed and flexible MoG with learnable contributions).
-FIGURE3_CONFIGURATIONS: dict[str, str] = {"sintro_sg": "SG", "sintro_mog_lc": "MoG LC", "sintro_mog_lc_ip": "MoG LC+IP"}
 FIGURE6_RANGES: tuple[tuple[float, float], ...] = ((-1.0, 1.0), (-5.0, 5.0), (-20.0, 20.0))
 FIGURE6_K: tuple[float, ...] = (1.0, 5.0, 10.0, 20.0)
 

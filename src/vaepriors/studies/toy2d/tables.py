@@ -17,8 +17,8 @@ from vaepriors.studies.toy2d.aggregate import GRID_COLUMNS, read_metrics, summar
 from vaepriors.studies.toy2d.comparison import NOT_COMPARABLE, compare, display_frame
 from vaepriors.studies.toy2d.metric_names import summary_name
 from vaepriors.studies.toy2d.paper_values import (
-    DATASET_NAMES, DATASETS, PAPER_GRID_SIZE, TABLE1, TABLE1_CONFIGURATIONS, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4,
-    Betas,
+    DATASET_NAMES, DATASETS, PAPER_GRID_SIZE, TABLE1, TABLE1_BEYOND, TABLE1_CONFIGURATIONS, TABLE3_DANIEL_TAMAR,
+    TABLE3_FOUND, TABLE4, Betas,
 )
 from vaepriors.studies.toy2d.selection import select_optimum, selectable
 
@@ -28,8 +28,6 @@ TABLE1_LABELS: dict[str, str] = {
     "vae_sg": "VAE SG", "sintro_sg": "SG", "sintro_mog": "MoG", "sintro_mog_ip": "MoG IP",
     "sintro_mog_lc": "MoG LC", "sintro_mog_lc_ip": "MoG LC+IP", "sintro_flow": "Flow", "sintro_flow_ip": "Flow IP",
 }
-# Beyond the paper: S-IntroVAE with dpVAE's decoupled (flow) prior; columns only where such runs are among the inputs.
-TABLE1_BEYOND: tuple[str, ...] = ("sintro_flow", "sintro_flow_ip")
 # Table 4 column -> configuration that fills it (None: the paper's numbers only).
 TABLE4_SOURCES: dict[str, str | None] = {
     "reported_c": None, "official_reproduced_c": None, "ours_reproduced_c": "baseline_closed",
