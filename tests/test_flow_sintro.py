@@ -23,7 +23,7 @@ from vaepriors.core.priors import DecoupledPrior, DecoupledPriorConfig, FlowDist
 from vaepriors.core.randomness import RunRandomness
 from vaepriors.studies.images.checkpoint import load_snapshot
 from vaepriors.studies.images.config import ImageTrainConfig
-from vaepriors.studies.images.model import build_prior
+from vaepriors.studies.images.model import build_image_stack
 from vaepriors.studies.images.stages import run_adversarial, run_warmup
 from vaepriors.studies.images.tables import PriorColumn, write_table2, write_table5
 from vaepriors.studies.images.trainer import ImageTrainer
@@ -280,7 +280,7 @@ def test_flow_ip_needs_no_mog_conversion_and_is_not_clipped():
     assert config.clips_logvar is False
     assert flow_config(intro_prior=False).clips_logvar is False
     assert tiny_config().clips_logvar is True  # the MoG+IP contrast
-    with pytest.raises(ValueError, match="intro_prior"):  # IP without a learnable prior
+    with pytest.raises(ValueError, match="IP needs a learnable prior"):
         flow_config(prior="standard_gaussian")
     roundtrip = ToyTrainConfig.from_dict(config.to_dict())
     assert roundtrip == config and roundtrip.flow_hidden == 8
@@ -306,7 +306,7 @@ def test_image_flow_configuration_and_prior():
         flow_image_config(prior="standard_gaussian")
     with pytest.raises(ValueError, match="learnable contributions"):
         flow_image_config(learnable_contributions=True)
-    prior = build_prior(config, None, [torch.Generator().manual_seed(s) for s in (0, 1)])
+    prior = build_image_stack(config, [0, 1], (1, 8, 8)).prior
     assert isinstance(prior, DecoupledPrior)
     assert prior.config == DecoupledPriorConfig(4, 2, 8, log_scale_bound=1.0)
     assert isinstance(prior.blocks[0].scale[0], StackedLinear)  # R run-stacked flows, each from its generator
