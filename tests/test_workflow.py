@@ -182,7 +182,9 @@ def test_parsing_the_workflow_does_not_import_torch(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     imported = re.findall(r"\|\s*(\S+)\s*$", result.stderr, re.M)
     assert imported, "no -X importtime output"
-    assert not [m for m in imported if m.split(".")[0] in {"torch", "vaepriors"}]
+    assert not [m for m in imported if m.split(".")[0] == "torch"]
+    # the rules read what the package defines once (Table 1's columns, ...) from its torch-free modules only
+    assert "vaepriors.studies.toy2d.paper_values" in imported
 
 
 def test_lint(tmp_path):
