@@ -195,8 +195,13 @@ class Prior(nn.Module, ABC):
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
-
-def contribution_logits(runs: int, components: int, learnable: bool, init: torch.Tensor | None = None):
-    """Mixture logits: a learnable parameter with LC, otherwise a constant zero buffer (uniform weights)."""
-    logits = torch.zeros(runs, components) if init is None else init.clone()
-    return nn.Parameter(logits) if learnable else logits
+    def set_contribution_logits(self, runs: int, components: int, learnable: bool,
+                                init: torch.Tensor | None = None) -> None:
+        """``self.logits`` of a mixture: a learnable parameter with LC (learnable contributions, paper Sec. 3),
+        otherwise a constant buffer (zeros: uniform weights), so that it moves with the module either way."""
+        logits = torch.zeros(runs, components) if init is None else init.clone()
+        if learnable:
+            self.logits = nn.Parameter(logits)
+        else:
+            self.register_buffer("logits", logits)
+        self.learnable_contributions = learnable

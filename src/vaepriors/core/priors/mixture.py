@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vaepriors.core.priors.base import MixtureParams, Prior, contribution_logits
+from vaepriors.core.priors.base import MixtureParams, Prior
 
 
 class MixtureOfGaussiansPrior(Prior):
@@ -14,12 +14,7 @@ class MixtureOfGaussiansPrior(Prior):
         super().__init__()
         self.mu = nn.Parameter(mu.clone())
         self.logvar = nn.Parameter(logvar.clone())
-        logits = contribution_logits(*logits.shape, learnable_contributions, init=logits)
-        if learnable_contributions:
-            self.logits = logits
-        else:
-            self.register_buffer("logits", logits)
-        self.learnable_contributions = learnable_contributions
+        self.set_contribution_logits(*logits.shape, learnable_contributions, init=logits)
 
     def distribution(self, encoder: nn.Module) -> MixtureParams:
         return MixtureParams(self.mu, self.logvar, torch.log_softmax(self.logits, dim=-1))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaepriors.core.priors.base import MixtureParams, Prior, contribution_logits
+from vaepriors.core.priors.base import MixtureParams, Prior
 from vaepriors.core.priors.mixture import MixtureOfGaussiansPrior
 from vaepriors.core.priors.registry import PriorRequest, register_prior
 
@@ -22,12 +22,7 @@ class VampPrior(Prior):
         super().__init__()
         self.pseudo_inputs = nn.Parameter(pseudo_inputs.clone())  # (R, K, data dims): initialised from data
         self.input_range = input_range
-        logits = contribution_logits(*pseudo_inputs.shape[:2], learnable_contributions)
-        if learnable_contributions:
-            self.logits = logits
-        else:
-            self.register_buffer("logits", logits)
-        self.learnable_contributions = learnable_contributions
+        self.set_contribution_logits(*pseudo_inputs.shape[:2], learnable_contributions)
 
     def distribution(self, encoder: nn.Module) -> MixtureParams:
         inputs = self.pseudo_inputs if self.input_range is None else F.hardtanh(self.pseudo_inputs, *self.input_range)
