@@ -317,3 +317,10 @@ def test_info_vae_weights_and_prior_samples_keep_their_gradient():
     torch.testing.assert_close(loss, terms["rec"] + terms["kl"] + 999 * expected_mmd)
     loss.sum().backward()
     assert offset.grad.abs().sum() > 0
+
+
+def test_only_factorvae_trains_a_network_of_its_own():
+    """The trainer encodes a second batch for the auxiliary step only where a regulariser declares one."""
+    assert {name for name, cls in REGULARISERS.items() if cls.has_auxiliary_step} == {"factor"}
+    beta = make_regulariser("beta_h")
+    assert beta.auxiliary_step(torch.zeros(1, 4, 2), torch.zeros(1, 4, 2)) == {}

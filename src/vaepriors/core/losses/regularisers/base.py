@@ -89,8 +89,9 @@ class Regulariser(ABC):
 
     def auxiliary_step(self, z: torch.Tensor, z_other: torch.Tensor) -> Terms:
         """One optimiser step of the regulariser's own network on latents (R, N, L) of two independent batches;
-        returns its per-run terms. Only for ``has_auxiliary_step``."""
-        raise NotImplementedError(f"{type(self).__name__} trains no network of its own (has_auxiliary_step is False)")
+        returns its per-run terms. A regulariser without a network of its own has nothing to step (no terms); the
+        trainer calls this only for ``has_auxiliary_step``, which spares it the second batch's encoder pass."""
+        return {}
 
     def state_dict(self) -> dict:
         """Trainable state a checkpoint must hold besides the VAE's (only FactorVAE's discriminator has any)."""
