@@ -26,10 +26,12 @@ include: "workflow/rules/toy_evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/images_common.smk"
 include: "workflow/rules/dpvae_common.smk"
+include: "workflow/rules/reproduction_common.smk"
 include: "workflow/rules/images_train.smk"
 include: "workflow/rules/images_evaluate.smk"
 include: "workflow/rules/images_report.smk"
 include: "workflow/rules/dpvae.smk"
+include: "workflow/rules/reproduction.smk"
 
 
 localrules:
@@ -42,3 +44,4 @@ rule all:
         all_targets(),
         image_targets(),
         dpvae_targets(),
+        "results/reproduction/scorecard.html",

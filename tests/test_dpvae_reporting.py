@@ -28,10 +28,12 @@ def test_table1_is_complete_and_spot_checks_against_the_paper():
 
 # -- Table 1 --------------------------------------------------------------------------------------------------------
 
-def _record(dataset, regulariser, prior, seed, value, diverged=False, extractor="inception-v3-compat"):
+def _record(dataset, regulariser, prior, seed, value, diverged=False, extractor="inception-v3-compat",
+            variant="authors"):
     """A hand-made evaluation record whose every metric is ``value`` (plus an offset per metric)."""
     image = dataset != "moons"
-    return {"dataset": dataset, "regulariser": regulariser, "prior": prior, "seed": seed, "diverged": diverged,
+    return {"variant": variant, "reduction": "authors" if variant == "authors" else "per_sample",
+            "dataset": dataset, "regulariser": regulariser, "prior": prior, "seed": seed, "diverged": diverged,
             "fid": value + 100 if image else None, "fid_lp": value + 110 if image else None,
             "fid_extractor": extractor if image else None, "skl": value, "skl_generation_space": value + 0.5,
             "nll_is": value + 50, "batch_nelbo_paper": value / 10, "leakage": []}
@@ -111,6 +113,19 @@ def test_table1_prints_negative_skl_estimates_as_such_with_their_note(tmp_path, 
     assert "1-NN estimator is only asymptotically unbiased" in tex and "sKL $\\approx 0$" in tex
     assert len(long) == len(csv)
     assert "$^{<0}$" not in table[1] and "asymptotically unbiased" not in table[1]  # no negative cell, no note
+
+
+def test_table1_compares_the_paper_with_the_authors_scaling_only_and_names_both_variants(tmp_path):
+    records = [_record("mnist", "vae", "standard", 0, 1.0), _record("mnist", "vae", "standard", 0, 5.0,
+                                                                    variant="per_sample")]
+    long = write_dpvae_table1(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
+    tex = (tmp_path / "t.tex").read_text()
+    nelbo = long[(long["metric"] == "batch_nelbo_paper")].set_index("variant")
+    assert nelbo.loc["authors", "mean"] == pytest.approx(0.1) and nelbo.loc["per_sample", "mean"] == pytest.approx(0.5)
+    assert nelbo.loc["authors", "paper_comparable"] and not nelbo.loc["per_sample", "paper_comparable"]
+    assert nelbo.loc["per_sample", "paper_value"] == 3.56  # the paper's value stays beside it, marked not comparable
+    assert "authors' scaling (paper-compatible)" in tex and "per-sample (corrected)" in tex
+    assert tex.index("authors' scaling (paper-compatible)") < tex.index("per-sample (corrected)")
 
 
 def test_table1_rejects_mixed_extractors_and_empty_inputs(tmp_path):

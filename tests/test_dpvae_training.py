@@ -168,6 +168,18 @@ def test_decoupled_prior_flow_parameters_receive_gradients(moons, regulariser):
     assert grads and all(g is not None and g.abs().max() > 0 for g in grads.values())
 
 
+@pytest.mark.parametrize("regulariser, prior, drops", [("beta_tc", "decoupled", True), ("factor", "decoupled", False),
+                                                       ("beta_tc", "standard", False)])
+def test_the_authors_tc_log_density_acts_on_beta_tc_with_a_decoupled_prior_only(moons, regulariser, prior, drops):
+    """An objective variant sets tc_prior_without_log_det for every run; only beta-TC-dpVAE's log p(z) loses the
+    Jacobian (Factor-dpVAE's KL keeps it, as in the authors' code)."""
+    trainer = DpVAETrainer(tiny_config(regulariser, prior, tc_prior_without_log_det=True), moons)
+    z = torch.randn(1, 5, 2)
+    full = trainer.model.prior_distribution().log_density(z)
+    assert trainer.config.base.drops_tc_log_det is drops
+    assert torch.equal(trainer.prior.log_density(z), full) is (not drops or prior == "standard")
+
+
 @pytest.mark.parametrize("regulariser, prior", [("factor", "decoupled"), ("info", "decoupled"),
                                                 ("beta_b", "standard")])
 def test_resumed_training_equals_uninterrupted_bit_for_bit(moons, regulariser, prior):
@@ -326,7 +338,7 @@ def test_configuration_resolves_the_data_set_defaults_and_round_trips():
     (dict(batch_size=1), "batch_size"),
     (dict(reduction="mean"), "reduction 'mean'"),
     (dict(lr=0.0), "lr must be > 0"),
-    (dict(tc_prior_without_log_det=True), "tc_prior_without_log_det applies to regulariser 'beta_tc'"),
+    (dict(variant="authors scaling"), "variant must be a name"),
     (dict(checkpoint_every=4), "checkpoint_every \\(4\\) must be a positive multiple of log_every \\(3\\)"),
 ])
 def test_invalid_configuration_names_the_problem(overrides, message):

@@ -61,6 +61,14 @@ def _check_config():
     missing = [dataset for dataset in DATASETS if dataset not in TOY["reported_betas"]]
     if missing:
         raise WorkflowError(f"toy.reported_betas lacks the datasets {missing}")
+    missing = [dataset for dataset in DATASETS if dataset not in TOY["reported_vae_betas"]]
+    if TOY["selection"] == "reported" and missing:
+        raise WorkflowError(
+            f"toy.selection is 'reported' but toy.reported_vae_betas lacks the datasets {missing}, so their VAE "
+            f"configurations have no betas; add `{missing[0]}: {{beta_rec: ..., beta_kl: ...}}` (each missing "
+            f"dataset) under toy.reported_vae_betas (config.yaml holds the authors' values), or set "
+            f"toy.selection: grid"
+        )
 
 
 CONFIGURATIONS = _select_configurations()
@@ -156,6 +164,39 @@ def reported_betas_args(wildcards):
     """BETA_REC BETA_KL BETA_NEG reported by Daniel & Tamar (2021) for the dataset."""
     betas = TOY["reported_betas"][wildcards.dataset]
     return space_separated([betas["beta_rec"], betas["beta_kl"], betas["beta_neg"]])
+
+
+def reported_vae_betas_args(wildcards):
+    """BETA_REC BETA_KL BETA_NEG of a VAE configuration in the authors' ablation (toy.reported_vae_betas).
+
+    `vaepriors toy-train --betas` takes three positive numbers for every model, but a VAE has no beta_neg: it never
+    takes an adversarial step (ToyTrainConfig.adversarial_start = iterations, so every step is the ELBO step), and
+    beta_neg weights only the encoder's exp-ELBO of generated samples in that step (SoftIntroObjective.exp_elbo).
+    beta_kl stands in for it, the value the grid search records for a VAE (--grid-neg-multipliers defaults to 1),
+    so metrics.csv reads the same as on the grid path; tests/test_toy_reported_selection.py checks it is unused.
+    """
+    betas = TOY["reported_vae_betas"][wildcards.dataset]
+    return space_separated([betas["beta_rec"], betas["beta_kl"], betas["beta_kl"]])
+
+
+def grid_metrics(wildcards):
+    """The grid-search metrics of a (dataset, configuration), whose optimum the seed runs train at."""
+    return f"results/toy/{wildcards.dataset}/grid/{wildcards.configuration}/metrics.csv"
+
+
+def seed_training_input(wildcards):
+    """Inputs of toy_train_seeds: the grid's metrics with toy.selection grid, none with reported."""
+    return {} if TOY["selection"] == "reported" else {"grid_metrics": grid_metrics(wildcards)}
+
+
+def seed_betas_args(wildcards):
+    """How toy_train_seeds picks its betas: --optimum-from the grid's metrics (toy.selection grid), or --betas at
+    the reported values (reported): reported_betas for an S-IntroVAE, reported_vae_betas for a VAE."""
+    if TOY["selection"] == "grid":
+        return f"--optimum-from {shlex.quote(grid_metrics(wildcards))}"
+    if CONFIGURATIONS[wildcards.configuration]["model"] == "vae":
+        return f"--betas {reported_vae_betas_args(wildcards)}"
+    return f"--betas {reported_betas_args(wildcards)}"
 
 
 def evaluation_args(wildcards):

@@ -1,4 +1,4 @@
-# dpVAE study (docs/dpvae.md): one training job per (dataset, regulariser, prior) stack trains every seed in one
+# dpVAE study (docs/dpvae.md): one training job per (variant, dataset, regulariser, prior) stack trains every seed in one
 # process, writes each run's directory and, last, the stack's manifest; one evaluation job per run (it takes the
 # manifest as input); then Table 1 and Figures 1, 3, 4, 5, 6, 8. Training jobs resume from their stack's checkpoint
 # when started again.
@@ -14,12 +14,13 @@ rule dpvae_train:
     input:
         unpack(dpvae_data_input),
     output:
-        stack="results/dpvae/{dataset}/{regulariser}/{prior}/stack.json",
+        stack="results/dpvae/{variant}/{dataset}/{regulariser}/{prior}/stack.json",
     log:
-        "results/logs/dpvae_train/{dataset}/{regulariser}/{prior}.log",
+        "results/logs/dpvae_train/{variant}/{dataset}/{regulariser}/{prior}.log",
     benchmark:
-        "results/benchmarks/dpvae_train/{dataset}/{regulariser}/{prior}.tsv"
+        "results/benchmarks/dpvae_train/{variant}/{dataset}/{regulariser}/{prior}.tsv"
     wildcard_constraints:
+        variant=alternatives(DPVAE_VARIANTS),
         dataset=alternatives(DPVAE_DATASETS),
         regulariser=alternatives(DPVAE_REGULARISERS),
         prior="standard|decoupled",
@@ -47,13 +48,14 @@ rule dpvae_evaluate:
         unpack(dpvae_classifier_input),
         stack=dpvae_stack_manifest,
     output:
-        json="results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.json",
-        npz="results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.npz",
+        json="results/dpvae/{variant}/{dataset}/eval/{regulariser}/{prior}/seed{seed}.json",
+        npz="results/dpvae/{variant}/{dataset}/eval/{regulariser}/{prior}/seed{seed}.npz",
     log:
-        "results/logs/dpvae_evaluate/{dataset}/{regulariser}/{prior}/seed{seed}.log",
+        "results/logs/dpvae_evaluate/{variant}/{dataset}/{regulariser}/{prior}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/dpvae_evaluate/{dataset}/{regulariser}/{prior}/seed{seed}.tsv"
+        "results/benchmarks/dpvae_evaluate/{variant}/{dataset}/{regulariser}/{prior}/seed{seed}.tsv"
     wildcard_constraints:
+        variant=alternatives(DPVAE_VARIANTS),
         dataset=alternatives(DPVAE_DATASETS),
         regulariser=alternatives(DPVAE_REGULARISERS),
         prior="standard|decoupled",
@@ -69,7 +71,8 @@ rule dpvae_evaluate:
         data=dpvae_data_args,
         evaluation=dpvae_evaluation_args,
         final=lambda wildcards: os.path.join(
-            dpvae_run_dir(wildcards.dataset, wildcards.regulariser, wildcards.prior, wildcards.seed), "final.pt"),
+            dpvae_run_dir(wildcards.variant, wildcards.dataset, wildcards.regulariser, wildcards.prior,
+                          wildcards.seed), "final.pt"),
     shell:
         "vaepriors dpvae-evaluate --dataset {wildcards.dataset} {params.data} --snapshot {params.final:q}"
         " {params.evaluation} --out-json {output.json:q} --out-npz {output.npz:q}"
@@ -78,7 +81,7 @@ rule dpvae_evaluate:
 
 rule dpvae_table1:
     input:
-        evaluations=dpvae_figure_files(DPVAE_DATASETS, "json"),
+        evaluations=dpvae_figure_files(DPVAE_DATASETS, "json", variants=list(DPVAE_VARIANTS)),
     output:
         tex=report("results/tables/dpvae_table1.tex", caption="../report/table.rst", category="Tables",
                    labels={"table": "dpvae_table1", "format": "LaTeX"}),
@@ -95,10 +98,10 @@ rule dpvae_table1:
 rule dpvae_pair_figure:
     input:
         standard=lambda wildcards: dpvae_eval_file(
-            "moons" if wildcards.number == "1" else DPVAE["figures"]["traversal_dataset"],
+            DPVAE_FIGURE_VARIANT, "moons" if wildcards.number == "1" else DPVAE["figures"]["traversal_dataset"],
             DPVAE["figures"]["regulariser"], "standard", DPVAE["seeds"][0], "npz"),
         decoupled=lambda wildcards: dpvae_eval_file(
-            "moons" if wildcards.number == "1" else DPVAE["figures"]["traversal_dataset"],
+            DPVAE_FIGURE_VARIANT, "moons" if wildcards.number == "1" else DPVAE["figures"]["traversal_dataset"],
             DPVAE["figures"]["regulariser"], "decoupled", DPVAE["seeds"][0], "npz"),
     output:
         png=report("results/figures/dpvae_figure{number}.png", category="Figures",
@@ -121,8 +124,8 @@ rule dpvae_figure:
             "3": dpvae_figure_files(["moons"], "npz"),
             "4": dpvae_figure_files(DPVAE_IMAGE_DATASETS, "npz"),
             "5": dpvae_figure_files(DPVAE_IMAGE_DATASETS, "npz"),
-            "8": [dpvae_eval_file(DPVAE["figures"]["traversal_dataset"], DPVAE["figures"]["regulariser"],
-                                  "decoupled", DPVAE["seeds"][0], "npz")],
+            "8": [dpvae_eval_file(DPVAE_FIGURE_VARIANT, DPVAE["figures"]["traversal_dataset"],
+                                  DPVAE["figures"]["regulariser"], "decoupled", DPVAE["seeds"][0], "npz")],
         }[wildcards.number],
     output:
         png=report("results/figures/dpvae_figure{number}.png", category="Figures",

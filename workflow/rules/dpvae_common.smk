@@ -5,60 +5,76 @@ import json
 DPVAE = config["dpvae"]
 DPVAE_DATASETS = DPVAE["datasets"]
 DPVAE_REGULARISERS = DPVAE["regularisers"]
+DPVAE_VARIANTS = DPVAE["variants"]
 DPVAE_IMAGE_DATASETS = [d for d in DPVAE_DATASETS if d != "moons"]
 # fetch_images serves both studies.
 FETCHED_DATASETS = list(dict.fromkeys(IMAGE_DATASETS + DPVAE_IMAGE_DATASETS))
 
 
-def _check_dpvae_figures():
-    """Figures 1, 6 and 8 read the runs of dpvae.figures.regulariser: a name that is not configured would only fail
-    inside the figure job (missing input), so it is rejected at parse time."""
-    name = DPVAE["figures"].get("regulariser")
-    if name is not None and name not in DPVAE_REGULARISERS:
-        raise WorkflowError(f"dpvae.figures.regulariser {name!r} is not a key of dpvae.regularisers; use one of "
-                            f"{sorted(DPVAE_REGULARISERS)}")
+def _check_dpvae_names():
+    """Figures 1, 6 and 8 read the runs of dpvae.figures.regulariser and every figure those of dpvae.figures.variant,
+    and a variant overlays the params of named regularisers: a name that is not configured would only fail inside a
+    job (missing input, unknown flag), so it is rejected at parse time."""
+    checks = [("dpvae.figures.regulariser", [DPVAE["figures"].get("regulariser")], DPVAE_REGULARISERS,
+               "dpvae.regularisers"),
+              ("dpvae.figures.variant", [DPVAE["figures"].get("variant")], DPVAE_VARIANTS, "dpvae.variants")]
+    checks += [(f"dpvae.variants.{name}.regulariser_params", list(spec.get("regulariser_params", {})),
+                DPVAE_REGULARISERS, "dpvae.regularisers") for name, spec in DPVAE_VARIANTS.items()]
+    for where, names, known, what in checks:
+        unknown = [name for name in names if name is not None and name not in known]
+        if unknown:
+            raise WorkflowError(f"{where} names {unknown}, which are not keys of {what}; use one of {sorted(known)}")
 
 
-_check_dpvae_figures()
+_check_dpvae_names()
+DPVAE_FIGURE_VARIANT = DPVAE["figures"].get("variant") or next(iter(DPVAE_VARIANTS))
 
 
-def dpvae_runs(datasets=None):
-    """(dataset, regulariser, prior, seed) of every dpVAE run."""
-    return [(d, r, p, s) for d in (datasets or DPVAE_DATASETS) for r in DPVAE_REGULARISERS
-            for p in DPVAE["priors"] for s in DPVAE["seeds"]]
+def dpvae_runs(datasets=None, variants=None):
+    """(variant, dataset, regulariser, prior, seed) of every dpVAE run."""
+    return [(v, d, r, p, s) for v in (variants or DPVAE_VARIANTS) for d in (datasets or DPVAE_DATASETS)
+            for r in DPVAE_REGULARISERS for p in DPVAE["priors"] for s in DPVAE["seeds"]]
 
 
-def dpvae_run_dir(dataset, regulariser, prior, seed):
+def dpvae_run_dir(variant, dataset, regulariser, prior, seed):
     """One run's directory (final.pt, history.csv, status.json); written by its stack's job."""
-    return f"results/dpvae/{dataset}/{regulariser}/{prior}/seed{seed}"
+    return f"results/dpvae/{variant}/{dataset}/{regulariser}/{prior}/seed{seed}"
 
 
-def dpvae_stack_path(dataset, regulariser, prior):
-    """The manifest the stack job of (dataset, regulariser, prior) writes last: every seed's run is complete."""
-    return f"results/dpvae/{dataset}/{regulariser}/{prior}/stack.json"
+def dpvae_stack_path(variant, dataset, regulariser, prior):
+    """The manifest the stack job of (variant, dataset, regulariser, prior) writes last: every seed's run is
+    complete."""
+    return f"results/dpvae/{variant}/{dataset}/{regulariser}/{prior}/stack.json"
 
 
 def dpvae_stack_manifest(wildcards):
     """The stack manifest a per-run rule needs (the run's files are written by its stack's job)."""
-    return dpvae_stack_path(wildcards.dataset, wildcards.regulariser, wildcards.prior)
+    return dpvae_stack_path(wildcards.variant, wildcards.dataset, wildcards.regulariser, wildcards.prior)
 
 
 def dpvae_run_dirs(wildcards):
     """Run directories in the stack's (seed) order, for --run-dirs."""
-    return " ".join(shlex.quote(dpvae_run_dir(wildcards.dataset, wildcards.regulariser, wildcards.prior, seed))
+    return " ".join(shlex.quote(dpvae_run_dir(wildcards.variant, wildcards.dataset, wildcards.regulariser,
+                                              wildcards.prior, seed))
                     for seed in DPVAE["seeds"])
 
 
-def dpvae_eval_file(dataset, regulariser, prior, seed, ext):
-    return f"results/dpvae/{dataset}/eval/{regulariser}/{prior}/seed{seed}.{ext}"
+def dpvae_eval_file(variant, dataset, regulariser, prior, seed, ext):
+    return f"results/dpvae/{variant}/{dataset}/eval/{regulariser}/{prior}/seed{seed}.{ext}"
 
 
 def dpvae_train_args(wildcards):
+    """DpVAEConfig flags: dpvae.training, then the data set's and the variant's overlays; the regulariser's params
+    with the variant's overlay of them."""
     spec = DPVAE_REGULARISERS[wildcards.regulariser]
+    variant = DPVAE_VARIANTS[wildcards.variant]
     options = {**DPVAE["training"], **DPVAE.get("per_dataset", {}).get(wildcards.dataset, {}),
-               "dataset": wildcards.dataset, "regulariser": spec["regulariser"], "prior": wildcards.prior,
+               **variant.get("training", {}), "variant": wildcards.variant, "dataset": wildcards.dataset,
+               "regulariser": spec["regulariser"], "prior": wildcards.prior,
                "seeds": [int(seed) for seed in DPVAE["seeds"]]}
-    params = shlex.quote(json.dumps(spec.get("regulariser_params", {}), sort_keys=True))
+    regulariser_params = {**spec.get("regulariser_params", {}),
+                          **variant.get("regulariser_params", {}).get(wildcards.regulariser, {})}
+    params = shlex.quote(json.dumps(regulariser_params, sort_keys=True))
     return cli_flags(options) + f" --regulariser-params {params}"
 
 
@@ -84,9 +100,9 @@ def dpvae_evaluation_args(wildcards, input):
     return cli_flags(options)
 
 
-def dpvae_figure_files(datasets, ext, regularisers=None, priors=None):
-    return [dpvae_eval_file(d, r, p, s, ext) for d, r, p, s in dpvae_runs(datasets)
-            if (regularisers is None or r in regularisers) and (priors is None or p in priors)]
+def dpvae_figure_files(datasets, ext, variants=None):
+    """Evaluation files of every run of ``datasets`` (the figures' variant unless ``variants`` says otherwise)."""
+    return [dpvae_eval_file(*run, ext) for run in dpvae_runs(datasets, variants or [DPVAE_FIGURE_VARIANT])]
 
 
 def dpvae_targets():

@@ -387,7 +387,7 @@ def _identity(snapshot, snapshot_path: Path, finite_posterior: bool) -> dict[str
     if not finite_posterior:
         reason = "; ".join(filter(None, (reason, NON_FINITE_POSTERIOR)))
     cfg = snapshot.config
-    return {"dataset": cfg.dataset, "regulariser": cfg.regulariser, "prior": cfg.prior, "seed": cfg.seed,
+    return {"variant": cfg.variant, "dataset": cfg.dataset, "regulariser": cfg.regulariser, "prior": cfg.prior, "seed": cfg.seed,
             "latent_dim": cfg.latent_dim, "reduction": cfg.reduction, "rec_weight": cfg.rec_weight,
             "iteration": snapshot.iteration, "snapshot": str(snapshot_path),
             "diverged": reason is not None, "diverged_reason": reason, "likelihood": snapshot.likelihood}
@@ -431,7 +431,7 @@ def evaluate_dpvae(snapshot_path: str | Path, data: MoonsData | ImageData, confi
               "leakage": curve.rows(), **(fid_metrics(ev, reference) if splits.images else NO_FID),
               "heldout_examples": len(splits.heldout), "reference_posteriors": reference.n_components,
               "nll_examples": len(splits.heldout[:config.nll_examples]), "eval_config": asdict(config)}
-    identity = {key: np.array(str(record[key])) for key in ("dataset", "regulariser", "prior", "seed")}
+    identity = {key: np.array(str(record[key])) for key in ("variant", "dataset", "regulariser", "prior", "seed")}
     return record, {**identity, **_artifacts(ev, sampler, reference, curve)}
 
 

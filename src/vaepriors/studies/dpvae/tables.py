@@ -1,7 +1,9 @@
 """Table 1 of the dpVAE paper from evaluation JSON records (``evaluation.dpvae_evaluate``): LaTeX and a tidy CSV.
 
-Rows: data set x metric, each "ours" row followed by the paper's where it reports one; columns: regulariser x prior
-(N(0, I), decoupled) in the paper's order, only the configurations present in the inputs. Ours: mean ± standard
+Rows: data set x metric, one "ours" row per objective variant (``DpVAEConfig.variant``: ``authors``, the authors'
+loss scaling and estimators, is the paper-compatible one the paper's row is compared with; ``per_sample`` is the
+corrected objective), followed by the paper's where it reports one; columns: regulariser x prior (N(0, I),
+decoupled) in the paper's order, only the configurations present in the inputs. Ours: mean ± standard
 error over seeds (population std / sqrt(n), the repository's convention, ``reporting.aggregate``); diverged runs and
 missing values are left out and counted. The paper prints single numbers. Row labels name each definition: the
 importance-sampled NLL (nats per example) has no paper counterpart; the paper's "NLL (x10^3)" is the batch-summed
@@ -29,7 +31,11 @@ from vaepriors.studies.dpvae.paper_values import (
 Paths = Iterable[str | Path]
 DATASET_ORDER: tuple[str, ...] = ("moons", "mnist", "fmnist") + TABLE1_DATASETS[1:]
 PRIOR_HEADERS: dict[str, str] = {"standard": r"$\mathcal{N}(0, I)$", "decoupled": "dp"}
-IDENTITY: tuple[str, ...] = ("dataset", "regulariser", "prior")
+IDENTITY: tuple[str, ...] = ("variant", "dataset", "regulariser", "prior")
+PAPER_COMPATIBLE_REDUCTION = "authors"  # the paper's numbers come from batch-summed rec and KL (reference §3)
+VARIANT_ORDER: tuple[str, ...] = ("authors", "per_sample")
+VARIANT_LABELS: dict[str, str] = {"authors": "ours: authors' scaling (paper-compatible)",
+                                  "per_sample": "ours: per-sample (corrected)"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ TABLE_METRICS: tuple[DpMetric, ...] = (
     DpMetric("batch_nelbo_paper", r"batch-summed $-$ELBO $/10^3$ (paper's ``NLL ($\times 10^3$)'') $\downarrow$", 3),
 )
 LONG_COLUMNS: tuple[str, ...] = (
-    "dataset", "regulariser", "prior", "model", "metric", "mean", "sem", "std", "n", "n_runs", "n_diverged",
+    "variant", "reduction", "dataset", "regulariser", "prior", "model", "metric", "mean", "sem", "std", "n", "n_runs", "n_diverged",
     "fid_extractor", "paper_value", "paper_comparable", "paper_note",
 )
 
@@ -65,7 +71,8 @@ def load_dpvae_records(paths: Paths) -> pd.DataFrame:
     for path in paths:
         record = json.loads(Path(path).read_text())
         metrics = {m.key: _number(record.get(m.key)) for m in TABLE_METRICS}
-        rows.append({**{key: record[key] for key in IDENTITY + ("seed",)}, "diverged": bool(record.get("diverged")),
+        rows.append({**{key: record[key] for key in IDENTITY + ("seed", "reduction")},
+                     "diverged": bool(record.get("diverged")),
                      "fid_extractor": record.get("fid_extractor"), **metrics})
     if not rows:
         raise ValueError("Table 1: no evaluation records among the inputs")
@@ -79,6 +86,10 @@ def _number(value) -> float:
 def paper_rank(order: tuple[str, ...], name: str) -> tuple[int, str]:
     """Position in the paper's ``order``; names it does not know come last, alphabetically."""
     return (order.index(name) if name in order else len(order), name)
+
+
+def _variants(records: pd.DataFrame) -> list[str]:
+    return sorted(set(records["variant"]), key=lambda v: paper_rank(VARIANT_ORDER, v))
 
 
 def _configurations(records: pd.DataFrame) -> list[Configuration]:
@@ -107,12 +118,17 @@ def model_name(configuration: Configuration) -> str:
 
 def _statistics_row(group: pd.DataFrame, configuration: Configuration, dataset: str, metric: DpMetric,
                     extractor: str | None) -> dict:
-    """One tidy row: our seed statistics (diverged runs left out, counted) and the paper's value beside them."""
+    """One tidy row: our seed statistics (diverged runs left out, counted) and the paper's value beside them;
+    comparable only for runs on the paper's loss scaling and, for FIDs, an Inception extractor."""
     kept = group[~group["diverged"]]
     paper = TABLE1.get((dataset, metric.key), {}).get(configuration)
-    comparable = paper is not None and (not metric.uses_extractor
-                                        or (extractor is not None and describe_extractor(extractor)[1]))
-    return {"dataset": dataset, "regulariser": configuration[0], "prior": configuration[1],
+    reductions = set(group["reduction"])
+    if len(reductions) > 1:
+        raise ValueError(f"runs of one variant disagree on the reduction: {sorted(reductions)}")
+    reduction = reductions.pop()
+    comparable = paper is not None and reduction == PAPER_COMPATIBLE_REDUCTION and (
+        not metric.uses_extractor or (extractor is not None and describe_extractor(extractor)[1]))
+    return {"variant": group["variant"].iloc[0], "reduction": reduction, "dataset": dataset, "regulariser": configuration[0], "prior": configuration[1],
             "model": model_name(configuration), "metric": metric.key,
             **seed_statistics(kept[metric.key].to_numpy(dtype=float)), "n_runs": len(group),
             "n_diverged": int(group["diverged"].sum()), "fid_extractor": extractor,
@@ -125,10 +141,12 @@ def table_rows(records: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for dataset in _datasets(records):
         extractor = _extractor(records, dataset)
-        block = records[records["dataset"] == dataset]
-        for configuration in _configurations(block):
-            group = block[(block["regulariser"] == configuration[0]) & (block["prior"] == configuration[1])]
-            rows += [_statistics_row(group, configuration, dataset, metric, extractor) for metric in TABLE_METRICS]
+        for variant in _variants(records):
+            block = records[(records["dataset"] == dataset) & (records["variant"] == variant)]
+            for configuration in _configurations(block):
+                group = block[(block["regulariser"] == configuration[0]) & (block["prior"] == configuration[1])]
+                rows += [_statistics_row(group, configuration, dataset, metric, extractor)
+                         for metric in TABLE_METRICS]
     return pd.DataFrame(rows, columns=list(LONG_COLUMNS))
 
 
@@ -156,7 +174,8 @@ Row = tuple[tuple[str, str, str], dict[Configuration, str]]
 
 def _metric_rows(block: pd.DataFrame, dataset: str, metric: DpMetric, configurations: list[Configuration],
                  extractor: str | None) -> list[Row]:
-    """Ours and, where printed, the paper's row of one metric; none when neither has a value (FID of two moons)."""
+    """Ours (one row per variant) and, where printed, the paper's row of one metric; none when neither has a value
+    (FID of two moons)."""
     stats = block[block["metric"] == metric.key]
     printed = TABLE1_PRINTED.get((dataset, metric.key), {})
     paper = {c: printed[c] for c in configurations if c in printed}
@@ -164,9 +183,11 @@ def _metric_rows(block: pd.DataFrame, dataset: str, metric: DpMetric, configurat
         return []
     name = DATASET_NAMES.get(dataset, dataset)
     label = metric.label.format(extractor=describe_extractor(extractor)[0] if extractor else "n/a")
-    ours = {c: NOT_RUN for c in configurations} | {(r.regulariser, r.prior): _ours_cell(r, metric)
-                                                   for _, r in stats.iterrows()}
-    rows: list[Row] = [((name, label, "ours"), ours)]
+    rows: list[Row] = []
+    for variant in _variants(stats):
+        ours = {c: NOT_RUN for c in configurations} | {(r.regulariser, r.prior): _ours_cell(r, metric)
+                                                       for _, r in stats[stats["variant"] == variant].iterrows()}
+        rows.append(((name, label, VARIANT_LABELS.get(variant, f"ours: {variant}")), ours))
     if paper:
         comparable = bool(stats["paper_comparable"].any()) or not metric.uses_extractor
         rows.append(((name, label, "paper" if comparable else "paper (Inception, not comparable)"), paper))
@@ -194,7 +215,9 @@ CAPTION = (
     "(the paper's text) and in the generation space $z_0$ (the authors' code, which the paper's numbers come from). "
     "NLL: importance-sampled $-\\log p(x)$ in nats per example; the paper's ``NLL ($\\times 10^3$)'' is the "
     "batch-summed negative ELBO divided by 1000 and is printed beside ours of that definition. The paper prints "
-    "single numbers; its FID (LP) selects samples with the authors' per-batch score. -- : not run; " + DIVERGED_NOTE
+    "single numbers; its FID (LP) selects samples with the authors' per-batch score. The paper is compared with the "
+    "runs on the authors' scaling (batch-summed reconstruction and KL, batch-mean regulariser terms, their "
+    "$\\beta$-TCVAE estimator); the per-sample rows are the corrected objective. -- : not run; " + DIVERGED_NOTE
 )
 NEGATIVE_MARK = r"$^{<0}$"
 NEGATIVE_NOTE = (

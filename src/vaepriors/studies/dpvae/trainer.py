@@ -135,7 +135,7 @@ class DpVAETrainer(IntervalTrainer):
         # p(z) of the R runs; a view of the model's prior (the flows' parameters train in place). The
         # paper-compatible beta-TC-dpVAE drops log|det dg/dz| from log p(z) (``FlowDistribution.without_log_det``).
         prior = self.model.prior_distribution()
-        self.prior = prior.without_log_det() if base.tc_prior_without_log_det else prior
+        self.prior = prior.without_log_det() if base.drops_tc_log_det else prior
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=base.lr, betas=base.betas)
         self.batches = BatchSchedule(len(train_data), base.batch_size, streams["order"])
         self.other_batches = BatchSchedule(len(train_data), base.batch_size, streams["other"])
