@@ -208,3 +208,16 @@ def test_figures_write_png_and_pdf(tmp_path):
     _assert_png_and_pdf(tmp_path / "fig" / "figure3.png")
     plot_figure6(tmp_path / "fig" / "figure6.png")
     _assert_png_and_pdf(tmp_path / "fig" / "figure6.png")
+
+
+@pytest.mark.parametrize("mean, sem, n, n_runs, n_diverged, cell", [
+    (1.234, 0.05, 3, 3, 0, r"1.23 $\pm$ 0.05"),
+    (1.234, 0.0, 1, 1, 0, "1.23"),                     # a single seed has no standard error: the mean alone
+    (1.234, 0.05, 2, 3, 1, r"1.23 $\pm$ 0.05$^{(1)}$"),  # one run diverged and is left out
+    (math.nan, math.nan, 0, 3, 3, "diverged (3/3)"),
+    (math.nan, math.nan, 0, 0, 0, "--"),                 # not run
+])
+def test_every_table_formats_our_cells_with_one_rule(mean, sem, n, n_runs, n_diverged, cell):
+    from vaepriors.core.reporting.latex import ours_cell
+
+    assert ours_cell(mean, sem, n, n_runs, n_diverged) == cell

@@ -39,6 +39,15 @@ DIVERGED_NOTE = (r"diverged ($k$/$n$): $k$ of the cell's $n$ runs diverged and n
                  r"$^{(k)}$: $k$ runs diverged and are left out.")
 
 
+def ours_cell(mean: float, sem: float, n: int, n_runs: int, n_diverged: int, decimals: int = 2, mark: str = "") -> str:
+    """Our cell, one rule for every table: 'mean $\\pm$ sem' over n >= 2 seeds, the mean alone for a single seed (it
+    has no standard error), ``no_value_cell`` when no run left a value; then ``mark`` and the diverged-runs mark."""
+    if n == 0 or not math.isfinite(mean):
+        return no_value_cell(int(n_diverged), int(n_runs))
+    text = pm_cell(mean, sem, decimals) if n >= 2 else f"{mean:.{decimals}f}"
+    return text + mark + diverged_mark(int(n_diverged))
+
+
 def number_cell(value: float) -> str:
     """A hyperparameter as the paper prints it (0.05, 0.2, 1), or the not-run dash."""
     return f"{value:g}" if math.isfinite(value) else NOT_RUN

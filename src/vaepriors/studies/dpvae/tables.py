@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from vaepriors.core.reporting.extractors import describe_extractor
-from vaepriors.core.reporting.latex import DIVERGED_NOTE, NOT_RUN, diverged_mark, no_value_cell, render, write_text
+from vaepriors.core.reporting.latex import DIVERGED_NOTE, NOT_RUN, ours_cell, render, write_text
 from vaepriors.core.reporting.statistics import seed_statistics
 from vaepriors.studies.dpvae.paper_values import (
     DATASET_NAMES, METRIC_NOTES, MODEL_NAMES, PRIORS, REGULARISERS, TABLE1, TABLE1_DATASETS, TABLE1_PRINTED,
@@ -154,14 +154,8 @@ def _ours_cell(row: pd.Series, metric: DpMetric) -> str:
     """'mean ± sem' (n >= 2), the mean alone (n = 1) with the diverged-runs mark and the negative-estimate mark
     where a quantity that is >= 0 came out below 0; 'diverged (k/n)' when no run left a value because runs
     diverged, else the not-run dash."""
-    decimals = metric.decimals
-    if row["n"] == 0:
-        return no_value_cell(int(row["n_diverged"]), int(row["n_runs"]))
-    if row["n"] == 1:
-        text = f"{row['mean']:.{decimals}f}"
-    else:
-        text = f"{row['mean']:.{decimals}f} $\\pm$ {row['sem']:.{decimals}f}"
-    return text + (NEGATIVE_MARK if negative_estimate(row, metric) else "") + diverged_mark(int(row["n_diverged"]))
+    return ours_cell(row["mean"], row["sem"], int(row["n"]), int(row["n_runs"]), int(row["n_diverged"]),
+                     metric.decimals, NEGATIVE_MARK if negative_estimate(row, metric) else "")
 
 
 def negative_estimate(row: pd.Series, metric: DpMetric) -> bool:

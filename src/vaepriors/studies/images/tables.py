@@ -20,7 +20,7 @@ import pandas as pd
 
 from vaepriors.core.reporting.extractors import describe_extractor
 from vaepriors.core.reporting.latex import (
-    DIVERGED_NOTE, NOT_RUN, diverged_mark, no_value_cell, number_cell, pm_cell, render, write_text,
+    DIVERGED_NOTE, NOT_RUN, diverged_mark, no_value_cell, number_cell, ours_cell, pm_cell, render, write_text,
 )
 from vaepriors.core.reporting.paper_cells import PaperTable, Reported
 from vaepriors.studies.images.paper_values import (
@@ -164,12 +164,11 @@ def _paper_order(long: pd.DataFrame) -> pd.DataFrame:
     return ordered.reset_index(drop=True)
 
 
-def _value_cell(mean: float, pm: float, n_diverged: int = 0) -> str:
-    """'mean ± pm' (3 decimals), the mean alone when no ± exists, the not-run dash when there is no mean."""
+def _paper_value_cell(mean: float, pm: float) -> str:
+    """The paper's 'mean ± pm' (3 decimals), the mean alone where it printed no ±."""
     if not np.isfinite(mean):
         return NOT_RUN
-    text = pm_cell(mean, pm, DECIMALS) if np.isfinite(pm) else f"{mean:.{DECIMALS}f}"
-    return text + diverged_mark(int(n_diverged))
+    return pm_cell(mean, pm, DECIMALS) if np.isfinite(pm) else f"{mean:.{DECIMALS}f}"
 
 
 def _bold(cells: dict[str, str], means: Mapping[str, float], better: str | None) -> dict[str, str]:
@@ -184,7 +183,8 @@ def _bold(cells: dict[str, str], means: Mapping[str, float], better: str | None)
 def _ours_cells(chosen: pd.DataFrame, metric: ImageMetric) -> dict[str, str]:
     """Our row for one metric at each configuration's chosen r."""
     stats = chosen[chosen["metric"] == metric.key].set_index("configuration")
-    cells = {c: _value_cell(row["mean"], row["sem"], row["n_diverged"]) for c, row in stats.iterrows()}
+    cells = {c: ours_cell(row["mean"], row["sem"], int(row["n"]), int(row["n_runs"]), int(row["n_diverged"]),
+                          DECIMALS) for c, row in stats.iterrows()}
     return _bold(cells, stats["mean"].to_dict(), metric.better)
 
 
@@ -198,7 +198,7 @@ def _unselected_cells(block: pd.DataFrame, metric: ImageMetric) -> dict[str, str
 def _paper_cells(cells: Mapping[str, Reported], configurations: Sequence[str], better: str | None) -> dict[str, str]:
     """The paper's row over the configurations we show (bold among them)."""
     shown = {c: cells[c] for c in configurations if c in cells}
-    return _bold({c: _value_cell(*cell) for c, cell in shown.items()}, {c: v.mean for c, v in shown.items()}, better)
+    return _bold({c: _paper_value_cell(*cell) for c, cell in shown.items()}, {c: v.mean for c, v in shown.items()}, better)
 
 
 def _r_cells(block: pd.DataFrame) -> dict[str, str]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from vaepriors.core.reporting.latex import diverged_mark, no_value_cell, pm_cell
+from vaepriors.core.reporting.latex import ours_cell, pm_cell
 from vaepriors.studies.toy2d.metric_names import METRIC_LABELS, SUMMARY_METRICS
 from vaepriors.studies.toy2d.paper_values import DATASET_NAMES, DATASETS, PaperTable
 
@@ -56,13 +56,11 @@ def compare(summary: pd.DataFrame, columns: Mapping[str, str | None], paper: Pap
 
 
 def _ours_cell(row: pd.Series) -> str:
-    """'mean ± sem' plus the diverged-runs mark, 'diverged (k/n)' when no run left a value; blank for a
-    paper-only column."""
+    """``ours_cell`` (the tables' one rule for seeds, single seeds and diverged runs); blank for a paper-only
+    column."""
     if pd.isna(row["configuration"]):
         return ""
-    if not np.isfinite(row["ours_mean"]):
-        return no_value_cell(int(row["n_diverged"]), int(row["n_runs"]))
-    return pm_cell(row["ours_mean"], row["ours_sem"]) + diverged_mark(row["n_diverged"])
+    return ours_cell(row["ours_mean"], row["ours_sem"], int(row["n"]), int(row["n_runs"]), int(row["n_diverged"]))
 
 
 def _paper_cell(row: pd.Series) -> str:
