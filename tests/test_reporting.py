@@ -11,7 +11,7 @@ import pytest
 
 from vaepriors.core.reporting.statistics import seed_statistics
 from vaepriors.studies.toy2d.aggregate import MissingColumnError, read_metrics, summarise
-from vaepriors.studies.toy2d.figures import plot_figure3, plot_figure6
+from vaepriors.studies.toy2d.figures import FIGURE6_K, FIGURE6_RANGES, plot_figure3, plot_figure6
 from vaepriors.studies.toy2d.paper_values import TABLE1, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4
 from vaepriors.studies.toy2d.samples import load_samples
 from vaepriors.studies.toy2d.selection import select_optimum
@@ -202,12 +202,28 @@ def _assert_png_and_pdf(png: Path) -> None:
     assert png.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
 
 
-def test_figures_write_png_and_pdf(tmp_path):
+def test_figure3_draws_a_row_per_dataset_with_the_runs_present_and_figure6_the_clip_grid(tmp_path):
     paths = [_npz(tmp_path / "a.npz", "8Gaussian", "sintro_sg"), _npz(tmp_path / "b.npz", "rings", "sintro_mog_lc_ip")]
-    plot_figure3(paths, tmp_path / "fig" / "figure3.png")
+    fig = plot_figure3(paths, tmp_path / "fig" / "figure3.png")
     _assert_png_and_pdf(tmp_path / "fig" / "figure3.png")
-    plot_figure6(tmp_path / "fig" / "figure6.png")
+    axes = np.array(fig.axes).reshape(2, 7)  # datasets (paper order) x (real + density and samples of 3 settings)
+    assert [row[0].get_ylabel() for row in axes] == ["8Gaussian", "Rings"]
+    assert [ax.get_title() for ax in axes[0]] == ["real data", "SG density", "SG samples", "MoG LC density",
+                                                  "MoG LC samples", "MoG LC+IP density", "MoG LC+IP samples"]
+    drawn = {(r, c): bool(axes[r, c].collections or axes[r, c].images) for r in range(2) for c in range(7)}
+    assert drawn[(0, 1)] and drawn[(0, 2)] and not drawn[(0, 3)]  # 8Gaussian: SG only, the rest "not run"
+    assert drawn[(1, 5)] and drawn[(1, 6)] and not drawn[(1, 1)]  # rings: MoG LC+IP only
+    assert axes[1, 3].texts[0].get_text() == "not run"
+    seed0 = axes[0, 2].collections[0].get_offsets()  # the samples of seed 0 (fake = seed + noise), within the window
+    assert abs(float(np.mean(seed0))) < 0.2 and axes[0, 2].get_xlim() == (-2.0, 2.0)
+    fig6 = plot_figure6(tmp_path / "fig" / "figure6.png")
     _assert_png_and_pdf(tmp_path / "fig" / "figure6.png")
+    panels = fig6.axes
+    assert len(panels) == len(FIGURE6_RANGES) * (1 + len(FIGURE6_K)) and panels[0].get_title() == "fixed $\\beta$ = 1"
+    x, clipped = panels[0].lines[1].get_data()  # f_c stays inside [a, b] and equals the identity mid-range
+    assert clipped.min() >= float(panels[0].lines[2].get_ydata()[0]) - 1e-6
+
+
 
 
 @pytest.mark.parametrize("mean, sem, n, n_runs, n_diverged, cell", [

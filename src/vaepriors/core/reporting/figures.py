@@ -8,9 +8,10 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 
-def save_figure(fig: Figure, out_path: str | Path) -> None:
-    """Save as PNG at `out_path` and as PDF with the same stem."""
+def save_figure(fig: Figure, out_path: str | Path) -> Figure:
+    """Save as PNG at `out_path` and as PDF with the same stem; returns the figure, so tests can read its axes."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path, dpi=150)
     fig.savefig(out_path.with_suffix(".pdf"))
+    return fig

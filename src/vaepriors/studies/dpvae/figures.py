@@ -153,8 +153,7 @@ def _moons_figure(runs: Sequence[Arrays], out_path: PathLike, colour_by: str) ->
         ax.set_ylabel(label)
     axes[0, 0].set_ylabel(f"{MOONS_ROWS[0]}\n(colour: {COLOUR_LABELS.get(colour_by, colour_by)})")
     _moons_legend(fig)
-    save_figure(fig, out_path)
-    return fig
+    return save_figure(fig, out_path)
 
 
 def plot_figure1(standard_npz: PathLike, decoupled_npz: PathLike, out_path: PathLike,
@@ -199,8 +198,7 @@ def plot_figure4(npz_paths: Iterable[PathLike], out_path: PathLike, value: str =
         ax.set_xlabel(r"threshold $\tau$ on $\log p(h(z))$")
         ax.set_ylabel(LS_LABELS.get(value, value))
     _leakage_legend(fig, runs, palette)
-    save_figure(fig, out_path)
-    return fig
+    return save_figure(fig, out_path)
 
 
 def _leakage_legend(fig: Figure, runs: Sequence[Arrays], palette: dict) -> None:
@@ -225,8 +223,7 @@ def plot_figure5(npz_paths: Iterable[PathLike], out_path: PathLike, per_row: int
         name = f"{DATASET_NAMES.get(str(arrays['dataset']), arrays['dataset'])}, {_title(arrays)}"
         _show(gen, arrays["prior_x"], per_row, f"{name}: Gen")
         _show(lp, arrays["lp_x"], per_row, f"{name}: LP-Gen")
-    save_figure(fig, out_path)
-    return fig
+    return save_figure(fig, out_path)
 
 
 def _path_panel(ax: Axes, arrays: Arrays, space: str) -> None:
@@ -248,8 +245,7 @@ def plot_figure6(standard_npz: PathLike, decoupled_npz: PathLike, out_path: Path
         _show(strip, arrays["interpolation_x"], len(arrays["interpolation_x"]), _title(arrays))
         _path_panel(latent, arrays, "")
         _path_panel(base, arrays, "0")
-    save_figure(fig, out_path)
-    return fig
+    return save_figure(fig, out_path)
 
 
 def plot_figure8(npz_path: PathLike, out_path: PathLike) -> Figure:
@@ -262,5 +258,4 @@ def plot_figure8(npz_path: PathLike, out_path: PathLike) -> Figure:
     _show(ax, np.concatenate(rows), traversal.shape[1] + 1,
           f"{_title(arrays)}: dimensions {', '.join(map(str, arrays['traversal_dims']))}, "
           f"{arrays['traversal_offsets'][0]:g} to {arrays['traversal_offsets'][-1]:g} std of $q(z)$")
-    save_figure(fig, out_path)
-    return fig
+    return save_figure(fig, out_path)

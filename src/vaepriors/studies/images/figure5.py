@@ -112,5 +112,4 @@ def plot_figure5(results: pd.DataFrame | PathLike, panels: Mapping[str, np.ndarr
     handles = [Line2D([], [], color=colours[image], label=f"image {image}") for image in images]
     handles.append(Line2D([], [], color="0.3", linestyle="--", label="Prop. 2 optimum"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7, frameon=False)
-    save_figure(fig, out_png)
-    return fig
+    return save_figure(fig, out_png)

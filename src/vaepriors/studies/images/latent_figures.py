@@ -135,8 +135,7 @@ def _table_figure(rows: Sequence[tuple[str, dict[str, Drawer]]], out: PathLike, 
     for ax, configuration in zip(axes[0], columns):
         ax.set_title(configuration_label(configuration), fontsize=9)
     _class_legend(fig, np.concatenate(seen), prior_means)
-    save_figure(fig, out)
-    return fig
+    return save_figure(fig, out)
 
 
 def _check_points(points: str) -> None:

@@ -106,5 +106,4 @@ def plot_sample_grid(latents_npz: PathLike, out: PathLike, nrow: int = 8, max_im
     half = max(max_images // 2, pair_row)  # as many images in all as the samples panel
     pairs = originals_over_reconstructions(latents.originals[:half], latents.reconstructions[:half], pair_row)
     show_image(pairs_ax, grid_image(pairs, pair_row), "originals (odd rows) over reconstructions (even rows)")
-    save_figure(fig, out)
-    return fig
+    return save_figure(fig, out)

@@ -148,8 +148,7 @@ def plot_figure2a(runs: Sequence[Figure2aRun], out: PathLike, fid_column: str = 
     fid_ax.legend(fontsize=8)
     if held:
         fig.suptitle(HELD_NOTE.format(runs=", ".join(held)), fontsize=8, ha="left", x=0.01)
-    save_figure(fig, out)
-    return fig
+    return save_figure(fig, out)
 
 
 def plot_figure2b(runs: Sequence[Figure2bRun], out: PathLike, nrow: int = 8, max_images: int = 64) -> Figure:
@@ -163,8 +162,7 @@ def plot_figure2b(runs: Sequence[Figure2bRun], out: PathLike, nrow: int = 8, max
         samples_panel(grid_ax, load_latents(latents_npz), nrow, max_images, heading=label)
     entropy_ax.set(xlabel="epoch", ylabel="normalised responsibility entropy", ylim=(-0.03, 1.03))
     entropy_ax.legend(fontsize=8)
-    save_figure(fig, out)
-    return fig
+    return save_figure(fig, out)
 
 
 def _figure7_groups(runs: Sequence[CurvePaths], r_values: Sequence[float], components: Sequence[int]
@@ -252,5 +250,4 @@ def plot_figure7(runs: Sequence[CurvePaths], out: PathLike, r_values: Sequence[f
         absent_panel(axes[row, col])
         absent_panel(axes[row + 1, col])
     _figure7_legend(fig, {r: style for r, style in r_styles.items() if r in {r for _, _, r in groups}})
-    save_figure(fig, out)
-    return fig
+    return save_figure(fig, out)

@@ -78,7 +78,7 @@ def _figure3_row(axes: np.ndarray, runs: dict[str, SampleSet]) -> None:
             _not_run(samples_ax)
 
 
-def plot_figure3(samples_paths: Iterable[str | Path], out_path: str | Path) -> None:
+def plot_figure3(samples_paths: Iterable[str | Path], out_path: str | Path) -> Figure:
     """Paper Fig. 3: one row per dataset in the inputs; real data, then density and samples per prior setting."""
     runs: dict[str, dict[str, SampleSet]] = {}
     for path in samples_paths:
@@ -96,7 +96,7 @@ def plot_figure3(samples_paths: Iterable[str | Path], out_path: str | Path) -> N
         row[0].set_ylabel(DATASET_NAMES.get(dataset, dataset))
     for ax, title in zip(axes[0], titles):
         ax.set_title(title, fontsize=9)
-    save_figure(fig, out_path)
+    return save_figure(fig, out_path)
 
 
 def _clip_panel(ax: Axes, a: float, b: float, k: float) -> None:
@@ -113,7 +113,7 @@ def _clip_panel(ax: Axes, a: float, b: float, k: float) -> None:
             transform=ax.transAxes, va="top", fontsize=8)
 
 
-def plot_figure6(out_path: str | Path) -> None:
+def plot_figure6(out_path: str | Path) -> Figure:
     """Paper Fig. 6: soft clipping per range (rows) for beta = 1 and for beta = K/(b-a), K in FIGURE6_K (columns)."""
     titles = ["fixed $\\beta$ = 1"] + [f"$\\beta$ = K/(b$-$a), K = {k:g}" for k in FIGURE6_K]
     fig = Figure(figsize=(2.6 * len(titles), 2.4 * len(FIGURE6_RANGES)), layout="constrained")
@@ -126,4 +126,4 @@ def plot_figure6(out_path: str | Path) -> None:
     for ax, title in zip(axes[0], titles):
         ax.set_title(title, fontsize=10)
     axes[0, 0].legend(loc="lower right", fontsize=7)
-    save_figure(fig, out_path)
+    return save_figure(fig, out_path)
