@@ -109,13 +109,23 @@ def test_table1_tex_and_csv_hold_ours_and_paper(tmp_path):
     assert "1.23 $\\pm$ 0.11" in tex and "17.41 $\\pm$ 0.28" in tex  # the paper's 8Gaussian KL / JSD
     assert "--" in tex and "standard error" in tex and "paper-compatible" in tex
     csv = pd.read_csv(tmp_path / "t1.csv")
-    assert len(csv) == len(long) == 4 * 6 * 6
+    assert len(csv) == len(long) == 1 * 6 * 6  # the datasets in the data (8Gaussian) x metrics x configurations
     cell = csv[(csv.dataset == "8Gaussian") & (csv.configuration == "sintro_sg") & (csv.metric == "kl_paper")].iloc[0]
     assert (cell.ours_mean, cell.ours_sem, cell.ours_std, cell.n) == pytest.approx((MEAN, SEM, STD, 3))
     assert (cell.paper_mean, cell.paper_pm) == (1.23, 0.11)
-    missing = csv[(csv.configuration == "sintro_mog_lc_ip") & (csv.dataset == "rings")]
+    missing = csv[(csv.configuration == "sintro_mog_lc_ip") & (csv.dataset == "8Gaussian")]
     assert missing.ours_mean.isna().all() and (missing.n == 0).all()
     assert csv[csv.metric == "kl_mass"].paper_mean.isna().all()
+
+
+def test_a_dataset_the_paper_lacks_is_a_table_row_not_dropped(tmp_path):
+    paths = [_write(tmp_path / "a.csv", _seed_rows("8Gaussian", "sintro_sg")),
+             _write(tmp_path / "b.csv", _seed_rows("pinwheel", "sintro_sg"))]
+    long = write_table1(paths, tmp_path / "t1.tex", tmp_path / "t1.csv")
+    assert list(dict.fromkeys(long["dataset"])) == ["8Gaussian", "pinwheel"]  # the paper's first, then others
+    row = long[(long.dataset == "pinwheel") & (long.configuration == "sintro_sg") & (long.metric == "kl_paper")]
+    assert row.ours_mean.iloc[0] == pytest.approx(MEAN) and math.isnan(row.paper_mean.iloc[0])
+    assert "pinwheel" in (tmp_path / "t1.tex").read_text()
 
 
 def test_table1_on_the_papers_grid_compares_gnelbo(tmp_path):

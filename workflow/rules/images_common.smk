@@ -1,13 +1,13 @@
 # Python helpers of the image study (docs/images.md): run lists, warm-up sharing and CLI flags.
-# Like common.smk, nothing here imports torch or the vaepriors package.
+# Like common.smk, nothing here imports torch; which runs share a warm-up comes from the package's torch-free
+# studies/images/warmups.py, so it is written once.
+from vaepriors.studies.images import warmups
 
 IMAGES = config["images"]
 IMAGE_DATASETS = IMAGES["datasets"]
 IMAGE_CONFIGURATIONS = IMAGES["configurations"]
 STUDY_CONFIGURATIONS = IMAGES["study_configurations"]
 FIGURES = IMAGES["figures"]
-# Fields that decide the warm-up; every other configuration field acts only in the adversarial phase.
-WARMUP_FIELDS = ("prior", "components", "learnable_contributions")
 
 
 def _check_images_config():
@@ -40,14 +40,13 @@ _check_images_config()
 
 def warmup_key(configuration):
     """sg, flow, vamp{K} or vamp{K}_lc: the runs with the same key (and dataset, seed) share one warm-up."""
-    values = IMAGE_CONFIGURATIONS[configuration]
-    if values["prior"] != "vamp":
-        return {"standard_gaussian": "sg", "decoupled": "flow"}[values["prior"]]
-    return f"vamp{values['components']}" + ("_lc" if values.get("learnable_contributions") else "")
+    return warmups.warmup_key(IMAGE_CONFIGURATIONS[configuration])
 
 
-WARMUPS = {warmup_key(name): {k: v for k, v in values.items() if k in WARMUP_FIELDS}
-           for name, values in IMAGE_CONFIGURATIONS.items()}
+try:
+    WARMUPS = warmups.warmup_groups(IMAGE_CONFIGURATIONS)
+except ValueError as error:
+    raise WorkflowError(str(error)) from None
 
 
 def r_values(configuration):

@@ -32,7 +32,8 @@ from torchvision.utils import make_grid
 
 from vaepriors.core.reporting.figures import save_figure
 from vaepriors.studies.dpvae.paper_values import DATASET_NAMES, MODEL_NAMES, PRIORS, REGULARISERS
-from vaepriors.studies.dpvae.tables import DATASET_ORDER, model_name, paper_rank
+from vaepriors.core.reporting.ordering import paper_rank
+from vaepriors.studies.dpvae.tables import DATASET_ORDER, model_name
 
 PathLike = str | Path
 Arrays = dict[str, np.ndarray]

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from vaepriors.core.reporting.extractors import describe_extractor
+from vaepriors.core.reporting.ordering import paper_order, paper_rank
 from vaepriors.core.reporting.latex import DIVERGED_NOTE, NOT_RUN, ours_cell, render, write_text
 from vaepriors.core.reporting.statistics import seed_statistics
 from vaepriors.studies.dpvae.paper_values import (
@@ -83,13 +84,8 @@ def _number(value) -> float:
     return math.nan if value is None else float(value)
 
 
-def paper_rank(order: tuple[str, ...], name: str) -> tuple[int, str]:
-    """Position in the paper's ``order``; names it does not know come last, alphabetically."""
-    return (order.index(name) if name in order else len(order), name)
-
-
 def _variants(records: pd.DataFrame) -> list[str]:
-    return sorted(set(records["variant"]), key=lambda v: paper_rank(VARIANT_ORDER, v))
+    return paper_order(records["variant"], VARIANT_ORDER)
 
 
 def _configurations(records: pd.DataFrame) -> list[Configuration]:
@@ -99,7 +95,7 @@ def _configurations(records: pd.DataFrame) -> list[Configuration]:
 
 
 def _datasets(records: pd.DataFrame) -> list[str]:
-    return sorted(set(records["dataset"]), key=lambda d: paper_rank(DATASET_ORDER, d))
+    return paper_order(records["dataset"], DATASET_ORDER)
 
 
 def _extractor(records: pd.DataFrame, dataset: str) -> str | None:

@@ -6,10 +6,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from vaepriors.core.priors.registry import PRIORS, prior_problems
 from vaepriors.core.priors.vamp import VAMP_TO_MOG_WEIGHTS
+from vaepriors.studies.images.warmups import ADVERSARIAL_ONLY_FIELDS
 
-# Fields that act only after the warm-up: runs that differ only in these share one warm-up (docs/images.md).
-ADVERSARIAL_ONLY_FIELDS = ("configuration", "intro_prior", "r_entropy", "clip_logvar", "beta_neg", "alpha",
-                           "gamma", "gamma_r", "epochs", "measure_epochs", "checkpoint_every")
 
 
 @dataclass(frozen=True)

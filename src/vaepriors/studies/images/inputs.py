@@ -18,6 +18,7 @@ import pandas as pd
 
 from vaepriors.studies.images.paper_values import IMAGE_DATASETS
 from vaepriors.studies.images.tables import PriorColumn
+from vaepriors.core.reporting.ordering import paper_order
 
 PathLike = str | Path
 
@@ -32,9 +33,8 @@ def configuration_label(configuration: str) -> str:
 
 
 def ordered_datasets(datasets: Iterable[str]) -> list[str]:
-    """The paper's datasets in its order, then any others alphabetically."""
-    present = set(datasets)
-    return [d for d in IMAGE_DATASETS if d in present] + sorted(present - set(IMAGE_DATASETS))
+    """The paper's datasets in its order, then any others alphabetically (``core.reporting.ordering``)."""
+    return paper_order(datasets, IMAGE_DATASETS)
 
 
 def ordered_configurations(configurations: Iterable[str]) -> list[str]:

@@ -22,6 +22,7 @@ from vaepriors.core.reporting.extractors import describe_extractor
 from vaepriors.core.reporting.latex import (
     DIVERGED_NOTE, NOT_RUN, diverged_mark, no_value_cell, number_cell, ours_cell, pm_cell, render, write_text,
 )
+from vaepriors.core.reporting.ordering import paper_order
 from vaepriors.core.reporting.paper_cells import PaperTable, Reported
 from vaepriors.studies.images.paper_values import (
     IMAGE_DATASET_NAMES, IMAGE_DATASETS, TABLE2, TABLE2_R_ENTROPY, TABLE5, TABLE5_R_ENTROPY,
@@ -115,12 +116,6 @@ def _per_dataset(records: pd.DataFrame, column: str) -> dict[str, str]:
     return {dataset: found[0] for dataset, found in values.items()}
 
 
-def _datasets(datasets: Iterable[str]) -> list[str]:
-    """Datasets in the paper's order, then any others alphabetically."""
-    present = set(datasets)
-    return [d for d in IMAGE_DATASETS if d in present] + sorted(present - set(IMAGE_DATASETS))
-
-
 def _paper_columns(long: pd.DataFrame, paper: PaperTable, paper_r: Mapping[tuple[str, str], float]) -> pd.DataFrame:
     """The paper's value, its ± and selected r for each row (NaN where the paper has none), and comparability."""
     cells = [paper.get((d, m), {}).get(c) for d, m, c in zip(long["dataset"], long["metric"], long["configuration"])]
@@ -156,7 +151,7 @@ def table_rows(records: pd.DataFrame, paper: PaperTable, paper_r: Mapping[tuple[
 
 def _paper_order(long: pd.DataFrame) -> pd.DataFrame:
     """Rows by dataset and configuration in the paper's order, then r ascending (metric order kept)."""
-    orders = {"dataset": _datasets(long["dataset"]),
+    orders = {"dataset": paper_order(long["dataset"], IMAGE_DATASETS),
               "configuration": sorted(long["configuration"].unique(), key=PriorColumn.parse)}
     ranks = {column: {name: rank for rank, name in enumerate(names)} for column, names in orders.items()}
     ordered = long.sort_values(["dataset", "configuration", "r_entropy"], kind="stable",
@@ -237,7 +232,7 @@ def _dataset_rows(long: pd.DataFrame, dataset: str, configurations: Sequence[str
 def display_frame(long: pd.DataFrame, paper: PaperTable, paper_r: Mapping[tuple[str, str], float]) -> pd.DataFrame:
     """LaTeX cells: rows (dataset, metric, ours/paper), one column per configuration present, in the paper's order."""
     configurations = sorted(long["configuration"].unique(), key=PriorColumn.parse)
-    rows = [row for dataset in _datasets(long["dataset"])
+    rows = [row for dataset in paper_order(long["dataset"], IMAGE_DATASETS)
             for row in _dataset_rows(long, dataset, configurations, paper, paper_r)]
     index = pd.MultiIndex.from_tuples([key for key, _ in rows], names=["Dataset", "Metric", ""])
     frame = pd.DataFrame([cells for _, cells in rows], index=index).reindex(columns=configurations)

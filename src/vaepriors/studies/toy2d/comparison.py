@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from vaepriors.core.reporting.latex import ours_cell, pm_cell
+from vaepriors.core.reporting.ordering import paper_order
 from vaepriors.studies.toy2d.metric_names import METRIC_LABELS, SUMMARY_METRICS
 from vaepriors.studies.toy2d.paper_values import DATASET_NAMES, DATASETS, PaperTable
 
@@ -42,7 +43,8 @@ def compare(summary: pd.DataFrame, columns: Mapping[str, str | None], paper: Pap
     """
     indexed = summary.set_index(["dataset", "configuration", "metric"])
     rows = []
-    for dataset, metric, column in itertools.product(DATASETS, SUMMARY_METRICS, columns):
+    datasets = paper_order(summary["dataset"], DATASETS)  # those in the data: a new one is shown, not dropped
+    for dataset, metric, column in itertools.product(datasets, SUMMARY_METRICS, columns):
         reported = paper.get((dataset, metric), {}).get(column)
         if columns[column] is None and reported is None:
             continue
@@ -72,7 +74,7 @@ def display_frame(long: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame
     """LaTeX cells: rows (dataset, metric, ours/paper), one column per table column, the paper row under ours."""
     keys, records = [], []
     for (dataset, metric), block in long.groupby(["dataset", "metric"], sort=False):
-        prefix = (DATASET_NAMES[dataset], METRIC_LABELS[metric])
+        prefix = (DATASET_NAMES.get(dataset, dataset), METRIC_LABELS[metric])
         keys.append(prefix + ("ours",))
         records.append({labels[row["column"]]: _ours_cell(row) for _, row in block.iterrows()})
         if block["paper_mean"].notna().any():

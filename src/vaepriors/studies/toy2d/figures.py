@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from vaepriors.core.priors.soft_clip import retained_fraction, soft_clip
 from vaepriors.core.reporting.figures import save_figure
+from vaepriors.core.reporting.ordering import paper_order
 from vaepriors.studies.toy2d.paper_values import DATASET_NAMES, DATASETS, FIGURE3_CONFIGURATIONS
 from vaepriors.studies.toy2d.samples import SampleSet, load_samples
 
@@ -55,12 +56,6 @@ def _not_run(ax: Axes, text: str = "not run") -> None:
     ax.set_yticks([])
 
 
-def _ordered(datasets: Iterable[str]) -> list[str]:
-    """Paper datasets in the paper's order, then any others alphabetically."""
-    present = set(datasets)
-    return [d for d in DATASETS if d in present] + sorted(present - set(DATASETS))
-
-
 def _figure3_row(axes: np.ndarray, runs: dict[str, SampleSet]) -> None:
     """Real data, then density and samples for each Figure-3 configuration (or 'not run', or 'diverged')."""
     first = next(iter(runs.values()))
@@ -88,7 +83,7 @@ def plot_figure3(samples_paths: Iterable[str | Path], out_path: str | Path) -> F
         raise ValueError("figure 3 needs at least one samples.npz")
     titles = ["real data"] + [f"{label} {kind}" for label in FIGURE3_CONFIGURATIONS.values()
                               for kind in ("density", "samples")]
-    datasets = _ordered(runs)
+    datasets = paper_order(runs, DATASETS)
     fig = Figure(figsize=(1.8 * len(titles), 1.9 * len(datasets)), layout="constrained")
     axes = fig.subplots(len(datasets), len(titles), squeeze=False)
     for row, dataset in zip(axes, datasets):

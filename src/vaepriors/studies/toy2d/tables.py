@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from vaepriors.core.reporting.latex import DIVERGED_NOTE, number_cell, render, write_text
+from vaepriors.core.reporting.ordering import paper_order
 from vaepriors.studies.toy2d.aggregate import GRID_COLUMNS, read_metrics, summarise
 from vaepriors.studies.toy2d.comparison import NOT_COMPARABLE, compare, display_frame
 from vaepriors.studies.toy2d.metric_names import summary_name
@@ -96,7 +97,7 @@ def write_table1(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path)
 def table3_rows(grid: pd.DataFrame) -> pd.DataFrame:
     """Tidy rows (dataset × beta): our grid optimum of `sintro_sg` beside the paper's and Daniel & Tamar's values."""
     rows = []
-    for dataset in DATASETS:
+    for dataset in paper_order(grid["dataset"], DATASETS):
         runs = grid[(grid["dataset"] == dataset) & (grid["configuration"] == TABLE3_CONFIGURATION)]
         optimum = select_optimum(runs)
         found = {
@@ -108,8 +109,8 @@ def table3_rows(grid: pd.DataFrame) -> pd.DataFrame:
             rows.append({
                 "dataset": dataset, "configuration": TABLE3_CONFIGURATION, "parameter": parameter,
                 "ours": np.nan if optimum is None else float(optimum[parameter]),
-                "paper": getattr(TABLE3_FOUND[dataset], parameter),
-                "daniel_tamar": getattr(TABLE3_DANIEL_TAMAR[dataset], parameter), **found,
+                "paper": getattr(TABLE3_FOUND.get(dataset), parameter, np.nan),
+                "daniel_tamar": getattr(TABLE3_DANIEL_TAMAR.get(dataset), parameter, np.nan), **found,
             })
     return pd.DataFrame(rows)
 
@@ -125,7 +126,7 @@ def _table3_frame(long: pd.DataFrame) -> pd.DataFrame:
         kl, usable = by_beta["optimum_kl_paper"].iloc[0], by_beta["n_selectable"].iloc[0]
         record[(sources["ours"], "KL")] = f"{kl:.2f}" if np.isfinite(kl) else "--"
         record[(sources["ours"], "runs")] = f"{usable}/{by_beta['n_grid'].iloc[0]}"
-        records.append(pd.Series(record, name=DATASET_NAMES[dataset]))
+        records.append(pd.Series(record, name=DATASET_NAMES.get(dataset, dataset)))
     order = [(sources["ours"], b) for b in list(betas.values()) + ["KL", "runs"]]
     order += [(sources[s], b) for s in ("paper", "daniel_tamar") for b in betas.values()]
     return pd.DataFrame(records).reindex(columns=pd.MultiIndex.from_tuples(order))
