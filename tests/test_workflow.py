@@ -259,6 +259,24 @@ def test_dpvae_schema_matches_the_package_registries():
     assert set(params["beta_tc"]["properties"]["sampling"]["enum"]) == set(SAMPLING)
 
 
+@pytest.mark.parametrize("layers", [[], [REDUCED]], ids=["paper", "reduced"])
+def test_every_planned_command_parses_with_the_package_cli(tmp_path, layers):
+    """The rules render flags with the package's render_flags and the package parses them with the parsers generated
+    from its dataclasses: every planned `vaepriors` command of the whole DAG must parse (booleans as --x / --no-x)."""
+    import shlex
+
+    from vaepriors.cli import build_parser
+
+    result = snakemake(tmp_path, "all", "--dry-run", "--printshellcmds", layers=layers)
+    assert result.returncode == 0, result.stdout
+    commands = shell_commands(result.stdout)
+    assert len(commands) > 100
+    parser = build_parser()
+    for command in commands:
+        tokens = shlex.split(command.split(" > ")[0])[1:]  # without the redirect to the log
+        parser.parse_args(tokens)  # argparse exits on an unknown or malformed flag
+
+
 def test_unconfigured_wildcards_are_not_planned(tmp_path):
     for target in ["results/toy/moons/grid/sintro_sg/runs.pt", "results/toy/rings/grid/unknown/runs.pt"]:
         result = snakemake(tmp_path, target, "--dry-run")
@@ -270,13 +288,15 @@ def test_unconfigured_wildcards_are_not_planned(tmp_path):
 
 def test_grid_commands(reduced_commands):
     vae = reduced_commands("toy-train", "--out results/toy/8Gaussian/grid/vae_sg/runs.pt")
-    assert "--dataset 8Gaussian --configuration vae_sg --model vae --prior standard_gaussian " in vae
+    assert ("--dataset 8Gaussian --configuration vae_sg --no-convert-to-mog --no-intro-prior "
+            "--no-learnable-contributions --model vae --prior standard_gaussian ") in vae  # schema defaults: false
     assert "--grid-beta-kl 0.1 0.5 --grid-beta-rec 0.2 0.5 --seeds 0 " in vae
     assert "--grid-neg-multipliers" not in vae and "--components" not in vae
     assert "--device auto --threads 1 " in vae
 
     sg = reduced_commands("toy-train", "--out results/toy/spiral/grid/sintro_sg/runs.pt")
-    assert "--configuration sintro_sg --model sintro --prior standard_gaussian " in sg
+    assert ("--configuration sintro_sg --no-convert-to-mog --no-intro-prior --no-learnable-contributions "
+            "--model sintro --prior standard_gaussian ") in sg
     assert "--grid-beta-kl 0.1 0.3 --grid-beta-rec 0.2 0.4 --grid-neg-multipliers 3 --seeds 0 " in sg
     for flag in ["--components", "--intro-prior", "--learnable-contributions", "--convert-to-mog"]:
         assert flag not in sg

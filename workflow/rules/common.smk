@@ -9,6 +9,8 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
+from vaepriors.core.command_line import render_flags
+
 from vaepriors.studies.toy2d.paper_values import (FIGURE3_CONFIGURATIONS, SG_CONFIGURATION, TABLE1_BEYOND,
                                                   TABLE1_CONFIGURATIONS)
 
@@ -88,24 +90,15 @@ wildcard_constraints:
 
 
 # ---------------------------------------------------------------------------------------------
-# CLI flags. A config key maps to `--key-with-dashes`; true booleans become bare flags, false ones
-# are left out; lists become several values. Keys are sorted so that reordering config.yaml does
-# not change the params (Snakemake re-runs a job when its params change).
+# CLI flags. A config key maps to `--key-with-dashes`; booleans become --x / --no-x; lists become several
+# values. Keys are sorted so that reordering config.yaml does not change the params (Snakemake re-runs a job
+# when its params change). The rendering is the package's (core/command_line.py: render_flags).
 
 
 def cli_flags(options):
-    """Render a mapping of option names to values as a shell-quoted flag string."""
-    tokens = []
-    for key in sorted(options):
-        value = options[key]
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            tokens += [flag] if value else []
-        elif isinstance(value, (list, tuple)):
-            tokens += [flag, *map(str, value)]
-        elif value is not None:
-            tokens += [flag, str(value)]
-    return " ".join(shlex.quote(token) for token in tokens)
+    """Render a mapping of option names to values as a shell-quoted flag string (the package's renderer, the inverse
+    of its dataclass-generated parsers)."""
+    return render_flags(options)
 
 
 def space_separated(items):

@@ -165,7 +165,7 @@ def image_train_args(wildcards):
     seeds, rs = IMAGE_STACKS[(wildcards.dataset, wildcards.configuration)]
     options = image_training_options(wildcards.dataset, wildcards.configuration)
     options.pop("r_entropy", None)
-    return f"{cli_flags_with_negations(options)} {cli_flags({'seeds': seeds, 'r_entropy': rs})}"
+    return f"{cli_flags(options)} {cli_flags({'seeds': seeds, 'r_entropy': rs})}"
 
 
 def image_run_dirs(wildcards):
@@ -178,14 +178,7 @@ def image_warmup_args(wildcards):
     options = {**IMAGES["training"], **IMAGES["per_dataset"][wildcards.dataset], **WARMUPS[wildcards.warmup],
                "dataset": wildcards.dataset, "configuration": "warmup"}
     seeds = warmup_seeds(wildcards.dataset, wildcards.warmup)
-    return f"{cli_flags_with_negations(options)} {cli_flags({'seeds': seeds})}"
-
-
-def cli_flags_with_negations(options):
-    """Like cli_flags, but false booleans become --no-x (ImageTrainConfig flags default to some true values)."""
-    negated = {k: v for k, v in options.items() if v is not False}
-    return cli_flags(negated) + "".join(f" --no-{k.replace('_', '-')}" for k in sorted(options)
-                                         if options[k] is False)
+    return f"{cli_flags(options)} {cli_flags({'seeds': seeds})}"
 
 
 def image_warmup_file(wildcards):

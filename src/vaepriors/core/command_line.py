@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import shlex
 
 
 def _device(name: str):
@@ -74,6 +75,23 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class, exclu
             parser.add_argument(flag, type=kind, default=None)
         else:
             parser.add_argument(flag, type=type(default), default=default)
+
+
+def render_flags(options: dict) -> str:
+    """The inverse of ``add_dataclass_arguments``: option names and values as one shell-quoted flag string, keys
+    sorted (the workflow renders its ``params`` with it, so reordering config.yaml re-runs nothing). True is
+    ``--x``, False ``--no-x``, a list several values, None is left out. Imports no torch: rules call it at parse
+    time."""
+    tokens = []
+    for key in sorted(options):
+        value, flag = options[key], "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            tokens.append(flag if value else "--no-" + key.replace("_", "-"))
+        elif isinstance(value, (list, tuple)):
+            tokens += [flag, *map(str, value)]
+        elif value is not None:
+            tokens += [flag, str(value)]
+    return " ".join(shlex.quote(token) for token in tokens)
 
 
 def dataclass_from_arguments(config_class, args: argparse.Namespace, **values):
