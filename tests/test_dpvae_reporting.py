@@ -7,7 +7,7 @@ import pytest
 
 from vaepriors.studies.dpvae import figures as dpvae_figures
 from vaepriors.studies.dpvae.paper_values import REGULARISERS, TABLE1, TABLE1_METRICS, TABLE1_PRINTED
-from vaepriors.studies.dpvae.tables import write_dpvae_table1
+from vaepriors.studies.dpvae.tables import dpvae_table1
 
 
 # -- paper values ---------------------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ def table(tmp_path):
                _record("mnist", "beta_h", "decoupled", 0, 2.0),
                _record("mnist", "beta_h", "decoupled", 1, float("nan"), diverged=True),
                _record("moons", "beta_h", "decoupled", 0, 4.0)]
-    long = write_dpvae_table1(_write(records, tmp_path), tmp_path / "t1.tex", tmp_path / "t1.csv")
+    long = dpvae_table1.write(_write(records, tmp_path), tmp_path / "t1.tex", tmp_path / "t1.csv")
     return long, (tmp_path / "t1.tex").read_text(), pd.read_csv(tmp_path / "t1.csv")
 
 
@@ -97,7 +97,7 @@ def test_table1_omits_configurations_absent_from_the_inputs(table):
 
 def test_table1_marks_paper_fids_as_not_comparable_with_another_extractor(tmp_path):
     records = [_record("mnist", "vae", "standard", 0, 1.0, extractor="classifier:mnist")]
-    long = write_dpvae_table1(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
+    long = dpvae_table1.write(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
     assert not _cell(long, "mnist", "standard", "fid")["paper_comparable"]
     assert _cell(long, "mnist", "standard", "batch_nelbo_paper")["paper_comparable"]
     assert "not comparable" in (tmp_path / "t.tex").read_text()
@@ -105,7 +105,7 @@ def test_table1_marks_paper_fids_as_not_comparable_with_another_extractor(tmp_pa
 
 def test_table1_prints_negative_skl_estimates_as_such_with_their_note(tmp_path, table):
     records = [_record("moons", "vae", "standard", 0, -0.3), _record("moons", "vae", "standard", 1, -0.1)]
-    long = write_dpvae_table1(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
+    long = dpvae_table1.write(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
     tex, csv = (tmp_path / "t.tex").read_text(), pd.read_csv(tmp_path / "t.csv")
     assert _cell(csv, "moons", "standard", "skl")["mean"] == pytest.approx(-0.2)  # the raw estimate, not clamped
     assert "-0.20 $\\pm$ 0.07$^{<0}$" in tex  # z-space sKL: negative, marked
@@ -118,7 +118,7 @@ def test_table1_prints_negative_skl_estimates_as_such_with_their_note(tmp_path, 
 def test_table1_compares_the_paper_with_the_authors_scaling_only_and_names_both_variants(tmp_path):
     records = [_record("mnist", "vae", "standard", 0, 1.0), _record("mnist", "vae", "standard", 0, 5.0,
                                                                     variant="per_sample")]
-    long = write_dpvae_table1(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
+    long = dpvae_table1.write(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
     nelbo = long[(long["metric"] == "batch_nelbo_paper")].set_index("variant")
     assert nelbo.loc["authors", "mean"] == pytest.approx(0.1) and nelbo.loc["per_sample", "mean"] == pytest.approx(0.5)
@@ -132,9 +132,9 @@ def test_table1_rejects_mixed_extractors_and_empty_inputs(tmp_path):
     records = [_record("mnist", "vae", "standard", 0, 1.0), _record("mnist", "vae", "standard", 1, 1.0,
                                                                     extractor="classifier:mnist")]
     with pytest.raises(ValueError, match="disagree on fid_extractor"):
-        write_dpvae_table1(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
+        dpvae_table1.write(_write(records, tmp_path), tmp_path / "t.tex", tmp_path / "t.csv")
     with pytest.raises(ValueError, match="no evaluation records"):
-        write_dpvae_table1([], tmp_path / "t.tex", tmp_path / "t.csv")
+        dpvae_table1.write([], tmp_path / "t.tex", tmp_path / "t.csv")
 
 
 # -- figures --------------------------------------------------------------------------------------------------------

@@ -25,10 +25,10 @@ from vaepriors.studies.images.checkpoint import load_snapshot
 from vaepriors.studies.images.config import ImageTrainConfig
 from vaepriors.studies.images.model import build_image_stack
 from vaepriors.studies.images.stages import run_adversarial, run_warmup
-from vaepriors.studies.images.tables import PriorColumn, write_table2, write_table5
+from vaepriors.studies.images.tables import PriorColumn, table2, table5
 from vaepriors.studies.images.trainer import ImageTrainer
 from vaepriors.studies.toy2d.config import RunSpec, ToyTrainConfig
-from vaepriors.studies.toy2d.tables import write_table1
+from vaepriors.studies.toy2d.tables import table1
 from vaepriors.studies.toy2d.trainer import ToyTrainer, load_runs, save_runs
 
 SEEDS = (11, 12, 13)
@@ -380,29 +380,29 @@ def _flow_records(tmp_path):
 
 def test_table2_leaves_out_the_flow_and_table5_keeps_it(tmp_path):
     paths = _flow_records(tmp_path)
-    table2 = write_table2(paths, tmp_path / "t2.tex", tmp_path / "t2.csv")
-    assert set(table2.configuration) == {"sg", "mog100_lc_ip"}
+    rows2 = table2.write(paths, tmp_path / "t2.tex", tmp_path / "t2.csv")
+    assert set(rows2.configuration) == {"sg", "mog100_lc_ip"}
     assert "Flow" not in (tmp_path / "t2.tex").read_text()
-    table5 = write_table5(paths, tmp_path / "t5.tex", tmp_path / "t5.csv")
-    assert list(table5.configuration.unique()) == ["sg", "mog100_lc_ip", "flow", "flow_ip"]
-    fid = table5[(table5.configuration == "flow_ip") & (table5.metric == "fid_gen_paper") & table5.selected].iloc[0]
+    rows5 = table5.write(paths, tmp_path / "t5.tex", tmp_path / "t5.csv")
+    assert list(rows5.configuration.unique()) == ["sg", "mog100_lc_ip", "flow", "flow_ip"]
+    fid = rows5[(rows5.configuration == "flow_ip") & (rows5.metric == "fid_gen_paper") & rows5.selected].iloc[0]
     assert (fid["prior"], fid["ip"], fid["lc"], fid["components"], fid["n"]) == ("Flow", True, False, 1, 2)
     assert fid["mean"] == pytest.approx(1.5) and fid["paper_mean"] != fid["paper_mean"]  # no paper value: NaN
     tex = (tmp_path / "t5.tex").read_text()
     assert "Flow" in tex and r"\textbf{1.500 $\pm$ 0.354}" in tex  # the flow IP has the row's lowest FID(GEN)
     with pytest.raises(ValueError, match="no evaluation records"):
-        write_table2(paths[-4:], tmp_path / "only_flow.tex", tmp_path / "only_flow.csv")
+        table2.write(paths[-4:], tmp_path / "only_flow.tex", tmp_path / "only_flow.csv")
 
 
 def test_table1_adds_the_flow_ip_column_only_when_it_was_run(tmp_path):
     base = [_write_metrics(tmp_path / "sg.csv", _seed_rows("8Gaussian", "sintro_sg"))]
-    without = write_table1(base, tmp_path / "t1.tex", tmp_path / "t1.csv")
+    without = table1.write(base, tmp_path / "t1.tex", tmp_path / "t1.csv")
     assert not {"sintro_flow", "sintro_flow_ip"} & set(without.configuration.dropna())
     assert "Flow IP" not in (tmp_path / "t1.tex").read_text()
     flow_ip = _write_metrics(tmp_path / "flow_ip.csv", _seed_rows("8Gaussian", "sintro_flow_ip", (3.0, 5.0)))
-    with_flow = write_table1(base + [flow_ip], tmp_path / "t1f.tex", tmp_path / "t1f.csv")
+    with_flow = table1.write(base + [flow_ip], tmp_path / "t1f.tex", tmp_path / "t1f.csv")
     assert "sintro_flow_ip" in set(with_flow.configuration) and "sintro_flow" not in set(with_flow.configuration)
-    assert len(with_flow) == len(without) + 4 * 6  # one more column: every dataset x metric
+    assert len(with_flow) == len(without) + 1 * 6  # one more column: every dataset present (8Gaussian) x metric
     cell = with_flow[(with_flow.dataset == "8Gaussian") & (with_flow.configuration == "sintro_flow_ip")
                      & (with_flow.metric == "kl_paper")].iloc[0]
     assert (cell.ours_mean, cell.ours_sem, cell.n) == pytest.approx((4.0, 1.0 / 2 ** 0.5, 2))

@@ -17,7 +17,7 @@ from vaepriors.studies.images.paper_values import (
 from vaepriors.studies.images.selection import (
     NO_FINITE_R, SELECTED, MissingKeyError, load_records, records_frame, select_r_entropy, sweep_summary,
 )
-from vaepriors.studies.images.tables import TABLE_METRICS, PriorColumn, write_table2, write_table5
+from vaepriors.studies.images.tables import TABLE_METRICS, PriorColumn, table2, table5
 
 NAN = float("nan")
 INCEPTION, CLASSIFIER = "inception-v3-compat", "classifier:cifar10"
@@ -101,7 +101,7 @@ def _cell(long: pd.DataFrame, dataset: str, configuration: str, metric: str, sel
 
 
 def test_table5_chosen_r_statistics_paper_values_and_csv_sweep(tmp_path):
-    long = write_table5(_table_inputs(tmp_path), tmp_path / "t5.tex", tmp_path / "t5.csv")
+    long = table5.write(_table_inputs(tmp_path), tmp_path / "t5.tex", tmp_path / "t5.csv")
     fid = _cell(long, "mnist", "mog100", "fid_gen_paper")
     assert (fid["r_entropy"], fid["n"]) == (0.0, 3)
     assert (fid["mean"], fid["sem"]) == pytest.approx((MEAN, SEM))
@@ -121,7 +121,7 @@ def test_table5_chosen_r_statistics_paper_values_and_csv_sweep(tmp_path):
 
 
 def test_table5_latex_cells_bold_labels_and_absent_configurations(tmp_path):
-    write_table5(_table_inputs(tmp_path), tmp_path / "t5.tex", tmp_path / "t5.csv")
+    table5.write(_table_inputs(tmp_path), tmp_path / "t5.tex", tmp_path / "t5.csv")
     tex = (tmp_path / "t5.tex").read_text()
     assert rf"\textbf{{{MEAN:.3f} $\pm$ {SEM:.3f}}}" in tex  # MoG(100) has the lowest MNIST FID(GEN)
     assert r"\textbf{0.950 $\pm$ 0.000}" in tex and r"\textbf{0.990" not in tex  # SVM at the chosen r only
@@ -134,7 +134,7 @@ def test_table5_latex_cells_bold_labels_and_absent_configurations(tmp_path):
 
 
 def test_table2_keeps_sg_and_mog100_only(tmp_path):
-    long = write_table2(_table_inputs(tmp_path), tmp_path / "t2.tex", tmp_path / "t2.csv")
+    long = table2.write(_table_inputs(tmp_path), tmp_path / "t2.tex", tmp_path / "t2.csv")
     assert set(long.configuration) == {"sg", "mog100", "mog100_ip"}
     tex = (tmp_path / "t2.tex").read_text()
     assert "MoG(10)}" not in tex and "MoG(10) " not in tex and "MoG(100)" in tex
@@ -150,7 +150,7 @@ def test_missing_key_and_mixed_extractors_are_errors(tmp_path):
         load_records([path])
     mixed = _write(tmp_path, [_record("mnist", "sg", 0, 0, 1.0), _record("mnist", "sg", 0, 1, 1.0, extractor=CLASSIFIER)])
     with pytest.raises(ValueError, match="fid_extractor"):
-        write_table5(mixed, tmp_path / "t.tex", tmp_path / "t.csv")
+        table5.write(mixed, tmp_path / "t.tex", tmp_path / "t.csv")
 
 
 def test_configuration_columns_and_extractors():
@@ -185,7 +185,7 @@ def test_an_all_diverged_configuration_reads_diverged_in_the_tables_and_figure4_
     records = ([_record("mnist", "flow_ip", r, seed, NAN, diverged=True) for r, seed in ((0, 0), (0, 1), (10, 0))]
                + [_record("mnist", "sg", 0, 0, NAN, diverged=False)])
     paths = _write(tmp_path, records)
-    write_table5(paths, tmp_path / "t5.tex", tmp_path / "t5.csv")
+    table5.write(paths, tmp_path / "t5.tex", tmp_path / "t5.csv")
     tex = (tmp_path / "t5.tex").read_text()
     assert tex.count("diverged (3/3)") == len(TABLE_METRICS) and "diverged ($k$/$n$)" in tex
     latents = str(tmp_path / "images" / "mnist" / "eval" / "flow_ip" / "r0" / "seed0_latents.npz")  # never written

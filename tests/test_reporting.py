@@ -15,7 +15,7 @@ from vaepriors.studies.toy2d.figures import FIGURE6_K, FIGURE6_RANGES, plot_figu
 from vaepriors.studies.toy2d.paper_values import TABLE1, TABLE3_DANIEL_TAMAR, TABLE3_FOUND, TABLE4
 from vaepriors.studies.toy2d.samples import load_samples
 from vaepriors.studies.toy2d.selection import select_optimum
-from vaepriors.studies.toy2d.tables import write_table1, write_table3, write_table4
+from vaepriors.studies.toy2d.tables import table1, table3, table4
 
 COLUMNS = ["dataset", "configuration", "run", "seed", "beta_rec", "beta_kl", "beta_neg", "kl", "diverged_at",
            "grid_size", "gnelbo_paper", "kl_paper", "jsd_paper", "kl_mass", "jsd", "log_likelihood_grid"]
@@ -88,7 +88,7 @@ def test_table3_reports_grid_optimum_beside_paper(tmp_path):
             _row("checkerboard", "sintro_sg", 2, 2.0, betas=(0.05, 0.2, 0.8)),
             _row("checkerboard", "sintro_sg", 3, 2.0, betas=(0.3, 0.3, 0.3)),
             _row("checkerboard", "vae_sg", 4, 0.1, betas=(0.5, 0.5, 0.5))]
-    long = write_table3([_write(tmp_path / "grid.csv", rows)], tmp_path / "t3.tex", tmp_path / "t3.csv")
+    long = table3.write([_write(tmp_path / "grid.csv", rows)], tmp_path / "t3.tex", tmp_path / "t3.csv")
     ours = long[long.dataset == "checkerboard"].set_index("parameter")
     assert ours["ours"].to_dict() == {"beta_rec": 0.05, "beta_kl": 0.2, "beta_neg": 0.8}
     assert ours.loc["beta_kl", "paper"] == TABLE3_FOUND["checkerboard"].beta_kl
@@ -103,7 +103,7 @@ def test_table3_reports_grid_optimum_beside_paper(tmp_path):
 def test_table1_tex_and_csv_hold_ours_and_paper(tmp_path):
     paths = [_write(tmp_path / "a.csv", _seed_rows("8Gaussian", "sintro_sg")),
              _write(tmp_path / "b.csv", _seed_rows("8Gaussian", "vae_sg", (10.0, 10.0)))]
-    long = write_table1(paths, tmp_path / "t1.tex", tmp_path / "t1.csv")
+    long = table1.write(paths, tmp_path / "t1.tex", tmp_path / "t1.csv")
     tex = (tmp_path / "t1.tex").read_text()
     assert f"{MEAN:.2f} $\\pm$ {SEM:.2f}" in tex  # ours, sintro_sg
     assert "1.23 $\\pm$ 0.11" in tex and "17.41 $\\pm$ 0.28" in tex  # the paper's 8Gaussian KL / JSD
@@ -121,7 +121,7 @@ def test_table1_tex_and_csv_hold_ours_and_paper(tmp_path):
 def test_a_dataset_the_paper_lacks_is_a_table_row_not_dropped(tmp_path):
     paths = [_write(tmp_path / "a.csv", _seed_rows("8Gaussian", "sintro_sg")),
              _write(tmp_path / "b.csv", _seed_rows("pinwheel", "sintro_sg"))]
-    long = write_table1(paths, tmp_path / "t1.tex", tmp_path / "t1.csv")
+    long = table1.write(paths, tmp_path / "t1.tex", tmp_path / "t1.csv")
     assert list(dict.fromkeys(long["dataset"])) == ["8Gaussian", "pinwheel"]  # the paper's first, then others
     row = long[(long.dataset == "pinwheel") & (long.configuration == "sintro_sg") & (long.metric == "kl_paper")]
     assert row.ours_mean.iloc[0] == pytest.approx(MEAN) and math.isnan(row.paper_mean.iloc[0])
@@ -129,18 +129,18 @@ def test_a_dataset_the_paper_lacks_is_a_table_row_not_dropped(tmp_path):
 
 
 def test_table1_on_the_papers_grid_compares_gnelbo(tmp_path):
-    write_table1([_write(tmp_path / "a.csv", _seed_rows("8Gaussian", "sintro_sg"))], tmp_path / "t.tex",
+    table1.write([_write(tmp_path / "a.csv", _seed_rows("8Gaussian", "sintro_sg"))], tmp_path / "t.tex",
                  tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
     assert "gnELBO sums over the 1024$^2$ grid, as the paper's." in tex and "n.c." not in tex
     assert pd.read_csv(tmp_path / "t.csv").paper_comparable.all()
 
 
-@pytest.mark.parametrize("write_table", [write_table1, write_table4])
-def test_gnelbo_on_another_grid_is_marked_not_comparable(tmp_path, write_table):
+@pytest.mark.parametrize("table", [table1, table4])
+def test_gnelbo_on_another_grid_is_marked_not_comparable(tmp_path, table):
     rows = [_row(d, c, run, 1.0, grid_size=256) for d in ("8Gaussian", "rings")
             for c in ("sintro_sg", "baseline_mc") for run in range(2)]
-    long = write_table([_write(tmp_path / "a.csv", rows)], tmp_path / "t.tex", tmp_path / "t.csv")
+    long = table.write([_write(tmp_path / "a.csv", rows)], tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
     assert "Our gnELBO sums over a 256$^2$ grid, the paper's over 1024$^2$" in tex
     assert "ours reads about 16$\\times$ larger and the paper's gnELBO is marked (n.c.): not comparable." in tex
@@ -153,7 +153,7 @@ def test_gnelbo_on_another_grid_is_marked_not_comparable(tmp_path, write_table):
 
 def test_gnelbo_grid_not_recorded_is_not_compared(tmp_path):
     path = _write(tmp_path / "a.csv", _seed_rows("8Gaussian", "sintro_sg"), drop="grid_size")
-    long = write_table1([path], tmp_path / "t.tex", tmp_path / "t.csv")
+    long = table1.write([path], tmp_path / "t.tex", tmp_path / "t.csv")
     assert "The grid of our gnELBO is not recorded" in (tmp_path / "t.tex").read_text()
     assert not long[long.metric == "gnelbo_paper_x1e7"].paper_comparable.any()
 
@@ -161,7 +161,7 @@ def test_gnelbo_grid_not_recorded_is_not_compared(tmp_path):
 def test_table4_paper_only_columns_and_ours(tmp_path):
     paths = [_write(tmp_path / "c.csv", _seed_rows("spiral", "baseline_closed")),
              _write(tmp_path / "s.csv", _seed_rows("spiral", "baseline_mc", (3.0, 3.0)))]
-    long = write_table4(paths, tmp_path / "t4.tex", tmp_path / "t4.csv")
+    long = table4.write(paths, tmp_path / "t4.tex", tmp_path / "t4.csv")
     reported = long[(long.column == "reported_c") & (long.dataset == "spiral") & (long.metric == "kl_paper")].iloc[0]
     assert reported.paper_mean == 8.13 and np.isnan(reported.ours_mean)
     mc = long[(long.column == "ours_reproduced_s") & (long.dataset == "spiral") & (long.metric == "kl_paper")].iloc[0]
@@ -173,10 +173,10 @@ def test_table4_paper_only_columns_and_ours(tmp_path):
 def test_missing_column_names_file_and_column(tmp_path):
     path = _write(tmp_path / "broken.csv", _seed_rows("rings", "sintro_sg"), drop="kl_paper")
     with pytest.raises(MissingColumnError, match=r"broken\.csv.*kl_paper"):
-        write_table1([path], tmp_path / "t.tex", tmp_path / "t.csv")
+        table1.write([path], tmp_path / "t.tex", tmp_path / "t.csv")
     grid = _write(tmp_path / "grid.csv", _seed_rows("rings", "sintro_sg"), drop="beta_neg")
     with pytest.raises(MissingColumnError, match=r"grid\.csv.*beta_neg"):
-        write_table3([grid], tmp_path / "t.tex", tmp_path / "t.csv")
+        table3.write([grid], tmp_path / "t.tex", tmp_path / "t.csv")
 
 
 def test_paper_values_are_internally_consistent():

@@ -36,11 +36,12 @@ rule image_table:
         mem_mb=JOBS["report"]["mem_mb"],
         runtime=JOBS["report"]["runtime"],
     params:
-        components=IMAGES.get("table2_components", 100),
+        options=lambda wildcards: (f"--components {IMAGES.get('table2_components', 100)}"
+                                   if wildcards.table == "table2" else ""),
         selection=IMAGES["evaluation"]["selection_fid"],
         evaluations=space_separated(study_files(".json")),
     shell:
-        "vaepriors {wildcards.table} --evaluations {params.evaluations} --components {params.components}"
+        "vaepriors {wildcards.table} --evaluations {params.evaluations} {params.options}"
         " --selection-fid {params.selection} --out-tex {output.tex:q} --out-csv {output.csv:q} > {log:q} 2>&1"
 
 

@@ -49,7 +49,7 @@ def dpvae_report(args) -> None:
     from vaepriors.studies.dpvae import figures as dpvae_figures, tables as dpvae_tables
 
     if args.command == "dpvae-table1":
-        dpvae_tables.write_dpvae_table1(args.evaluations, args.out_tex, args.out_csv)
+        dpvae_tables.dpvae_table1.write(args.evaluations, args.out_tex, args.out_csv)
     elif args.command in ("dpvae-figure1", "dpvae-figure6"):
         plot = dpvae_figures.plot_figure1 if args.command == "dpvae-figure1" else dpvae_figures.plot_figure6
         plot(args.standard, args.decoupled, args.out)

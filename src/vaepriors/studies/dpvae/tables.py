@@ -22,7 +22,8 @@ import pandas as pd
 
 from vaepriors.core.reporting.extractors import describe_extractor
 from vaepriors.core.reporting.ordering import paper_order, paper_rank
-from vaepriors.core.reporting.latex import DIVERGED_NOTE, NOT_RUN, ours_cell, render, write_text
+from vaepriors.core.reporting.latex import DIVERGED_NOTE, NOT_RUN, ours_cell
+from vaepriors.core.reporting.table_pipeline import BuiltTable, register_table
 from vaepriors.core.reporting.statistics import seed_statistics
 from vaepriors.studies.dpvae.paper_values import (
     DATASET_NAMES, METRIC_NOTES, MODEL_NAMES, PRIORS, REGULARISERS, TABLE1, TABLE1_DATASETS, TABLE1_PRINTED,
@@ -225,10 +226,8 @@ def caption(long: pd.DataFrame) -> str:
     return CAPTION + (NEGATIVE_NOTE if negative else "")
 
 
-def write_dpvae_table1(eval_json_paths: Paths, out_tex: str | Path, out_csv: str | Path) -> pd.DataFrame:
-    """Table 1 (LaTeX at ``out_tex``, tidy CSV at ``out_csv``) from evaluation JSON records; returns the tidy rows."""
+@register_table("dpvae_table1", "tab:dpvae-table1")
+def dpvae_table1(eval_json_paths: Paths) -> BuiltTable:
+    """Table 1 from evaluation JSON records: the tidy rows, the LaTeX cells and the caption."""
     long = table_rows(load_dpvae_records(eval_json_paths))
-    write_text(out_tex, render(display_frame(long), caption(long), "tab:dpvae-table1"))
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    long.to_csv(out_csv, index=False)
-    return long
+    return BuiltTable(long, display_frame(long), caption(long))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 
@@ -35,12 +36,14 @@ def _failed(evaluations: list[str], key: str) -> dict[tuple[str, str], str]:
 
 
 def table(args) -> None:
-    from vaepriors.studies.images.tables import write_table2, write_table5
+    """Tables 2 and 5 through the one table pipeline (``core.reporting.table_pipeline``); ``args.table_options``
+    names the parser's table-specific options."""
+    from vaepriors.core.reporting.table_pipeline import table_spec
 
-    if args.command == "table2":
-        write_table2(args.evaluations, args.out_tex, args.out_csv, args.selection_fid, components=args.components)
-    else:
-        write_table5(args.evaluations, args.out_tex, args.out_csv, args.selection_fid)
+    importlib.import_module("vaepriors.studies.images.tables")  # registers Tables 2 and 5
+    options = {name: getattr(args, name) for name in args.table_options}
+    table_spec(args.command).write(args.evaluations, args.out_tex, args.out_csv, selection_key=args.selection_fid,
+                                   **options)
 
 
 def latent_figure(args) -> None:
@@ -101,9 +104,10 @@ def add_image_report_commands(sub) -> None:
         p.add_argument("--evaluations", nargs="+", required=True)
         p.add_argument("--out-tex", required=True)
         p.add_argument("--out-csv", required=True)
-        p.add_argument("--components", type=int, default=100, help="K of Table 2's MoG columns (paper 100)")
+        if name == "table2":
+            p.add_argument("--components", type=int, default=100, help="K of Table 2's MoG columns (paper 100)")
         _selection(p)
-        p.set_defaults(handler=table)
+        p.set_defaults(handler=table, table_options=("components",) if name == "table2" else ())
     for name in ("figure4", "figure8"):
         p = sub.add_parser(name, help="latent dimensions 1-2 (and t-SNE for figure4) per configuration")
         p.add_argument("--evaluations", nargs="+", required=True, help="evaluation JSONs that choose r_entropy")

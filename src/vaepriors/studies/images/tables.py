@@ -20,10 +20,11 @@ import pandas as pd
 
 from vaepriors.core.reporting.extractors import describe_extractor
 from vaepriors.core.reporting.latex import (
-    DIVERGED_NOTE, NOT_RUN, diverged_mark, no_value_cell, number_cell, ours_cell, pm_cell, render, write_text,
+    DIVERGED_NOTE, NOT_RUN, diverged_mark, no_value_cell, number_cell, ours_cell, pm_cell,
 )
 from vaepriors.core.reporting.ordering import paper_order
 from vaepriors.core.reporting.paper_cells import PaperTable, Reported
+from vaepriors.core.reporting.table_pipeline import BuiltTable, register_table
 from vaepriors.studies.images.paper_values import (
     IMAGE_DATASET_NAMES, IMAGE_DATASETS, TABLE2, TABLE2_R_ENTROPY, TABLE5, TABLE5_R_ENTROPY,
 )
@@ -262,37 +263,33 @@ def _caption(title: str, long: pd.DataFrame, key: str) -> str:
     )
 
 
-def _write_table(paths: Paths, out_tex: str | Path, out_csv: str | Path, *, keep: Callable[[PriorColumn], bool],
-                 paper: PaperTable, paper_r: Mapping[tuple[str, str], float], key: str, title: str,
-                 label: str) -> pd.DataFrame:
-    """Read the records, keep the table's configurations, write the LaTeX table and the tidy CSV."""
+def _build(paths: Paths, *, keep: Callable[[PriorColumn], bool], paper: PaperTable,
+           paper_r: Mapping[tuple[str, str], float], key: str, title: str, label: str) -> BuiltTable:
+    """Read the records, keep the table's configurations, and build the tidy rows, cells and caption."""
     records = load_records(paths)
     records = records[[keep(PriorColumn.parse(c)) for c in records["configuration"]]]
     if records.empty:
         raise ValueError(f"{label}: no evaluation records of the table's configurations among the inputs")
     long = table_rows(records, paper, paper_r, key)
-    write_text(out_tex, render(display_frame(long, paper, paper_r), _caption(title, long, key), label))
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    long.to_csv(out_csv, index=False)
-    return long
+    return BuiltTable(long, display_frame(long, paper, paper_r), _caption(title, long, key))
 
 
-def write_table5(eval_paths: Paths, out_tex: str | Path, out_csv: str | Path,
-                 selection_key: str = SELECTION_KEY) -> pd.DataFrame:
+@register_table("table5", "tab:table5")
+def table5(eval_paths: Paths, selection_key: str = SELECTION_KEY) -> BuiltTable:
     """Table 5 (App. D.2): every configuration present (SG, MoG(K) × LC × IP, and the decoupled prior beyond the
     paper), beside the paper's Table 5."""
     title = ("Image benchmark, full ablation (paper Table 5): S-IntroVAE with the standard Gaussian (SG) and "
              "VAMP(K)$\\to$MoG(K) priors with learnable contributions (LC) and Intro-Prior (IP); Flow: dpVAE's "
              "decoupled RealNVP prior (not in the paper), trained in the warm-up only or with IP.")
-    return _write_table(eval_paths, out_tex, out_csv, keep=lambda column: True, paper=TABLE5,
-                        paper_r=TABLE5_R_ENTROPY, key=selection_key, title=title, label="tab:table5")
+    return _build(eval_paths, keep=lambda column: True, paper=TABLE5, paper_r=TABLE5_R_ENTROPY, key=selection_key,
+                  title=title, label="Table 5")
 
 
-def write_table2(eval_paths: Paths, out_tex: str | Path, out_csv: str | Path,
-                 selection_key: str = SELECTION_KEY, components: int = 100) -> pd.DataFrame:
+@register_table("table2", "tab:table2")
+def table2(eval_paths: Paths, selection_key: str = SELECTION_KEY, components: int = 100) -> BuiltTable:
     """Table 2 (§5.2): SG and the MoG(`components`) configurations, beside the paper's Table 2 (K = 100)."""
     title = (f"Image benchmark (paper Table 2): S-IntroVAE with the standard Gaussian (SG) and "
              f"VAMP({components})$\\to$MoG({components}) priors with learnable contributions (LC) and "
              "Intro-Prior (IP).")
-    return _write_table(eval_paths, out_tex, out_csv, keep=lambda column: not column.flow and column.components in (1, components),
-                        paper=TABLE2, paper_r=TABLE2_R_ENTROPY, key=selection_key, title=title, label="tab:table2")
+    return _build(eval_paths, keep=lambda column: not column.flow and column.components in (1, components),
+                  paper=TABLE2, paper_r=TABLE2_R_ENTROPY, key=selection_key, title=title, label="Table 2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import logging
 import math
@@ -67,12 +68,12 @@ def toy_evaluate(args) -> None:
     np.savez_compressed(args.samples, **samples)
 
 
-def _table(number: int):
-    def write(args) -> None:
-        from vaepriors.studies.toy2d import tables
+def _table(args) -> None:
+    """Tables 1, 3 and 4 through the one table pipeline (``core.reporting.table_pipeline``)."""
+    from vaepriors.core.reporting.table_pipeline import table_spec
 
-        getattr(tables, f"write_table{number}")(args.metrics, args.out_tex, args.out_csv)
-    return write
+    importlib.import_module("vaepriors.studies.toy2d.tables")  # registers Tables 1, 3 and 4
+    table_spec(args.command).write(args.metrics, args.out_tex, args.out_csv)
 
 
 def _figure3(args) -> None:
@@ -121,7 +122,7 @@ def add_reports(sub) -> None:
         p.add_argument("--metrics", nargs="+", required=True)
         p.add_argument("--out-tex", required=True)
         p.add_argument("--out-csv", required=True)
-        p.set_defaults(handler=_table(number))
+        p.set_defaults(handler=_table)
     p = sub.add_parser("figure3", help="real data, densities and samples per prior")
     p.add_argument("--samples", nargs="+", required=True)
     p.add_argument("--out", required=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vaepriors.core.reporting.latex import DIVERGED_NOTE, number_cell, render, write_text
+from vaepriors.core.reporting.latex import DIVERGED_NOTE, number_cell
+from vaepriors.core.reporting.table_pipeline import BuiltTable, register_table
 from vaepriors.core.reporting.ordering import paper_order
 from vaepriors.studies.toy2d.aggregate import GRID_COLUMNS, read_metrics, summarise
 from vaepriors.studies.toy2d.comparison import NOT_COMPARABLE, compare, display_frame
@@ -74,7 +75,8 @@ def gnelbo_grid(long: pd.DataFrame, sizes: list[int]) -> tuple[pd.DataFrame, str
                   f"points), so {scale}{marked}")
 
 
-def write_table1(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path) -> pd.DataFrame:
+@register_table("table1", "tab:table1")
+def table1(metrics_paths: Paths) -> BuiltTable:
     """Table 1: the six prior configurations on the four datasets, ours beside the paper's values, and the
     decoupled-prior columns (no paper value) when they were run."""
     metrics = read_metrics(metrics_paths)
@@ -88,10 +90,8 @@ def write_table1(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path)
                "VAMP(64)$\\to$MoG priors with learnable contributions (LC) and Intro-Prior (IP)." + flow + " "
                + _METRICS_NOTE + " " + grid_note)
     labels = {column: TABLE1_LABELS[column] for column in columns}
-    write_text(out_tex, render(display_frame(long, labels), caption, "tab:table1"))
-    long = long.drop(columns="column")  # identical to `configuration` here
-    _write_csv(long, out_csv)
-    return long
+    # the CSV drops `column`: identical to `configuration` here
+    return BuiltTable(long.drop(columns="column"), display_frame(long, labels), caption)
 
 
 def table3_rows(grid: pd.DataFrame) -> pd.DataFrame:
@@ -132,7 +132,8 @@ def _table3_frame(long: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records).reindex(columns=pd.MultiIndex.from_tuples(order))
 
 
-def write_table3(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path) -> pd.DataFrame:
+@register_table("table3", "tab:table3")
+def table3(metrics_paths: Paths) -> BuiltTable:
     """Table 3: per dataset, the S-IntroVAE SG grid optimum (lowest paper-compatible KL) next to the paper's."""
     long = table3_rows(read_metrics(metrics_paths, required=GRID_COLUMNS))
     caption = ("Optimal S-IntroVAE hyperparameters under the standard Gaussian prior (paper Table 3): ours is the "
@@ -140,12 +141,11 @@ def write_table3(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path)
                "that finished with finite metrics (first one on ties, as the authors' code); KL is its value and "
                "runs counts them out of the grid. ``paper'': the optimum the paper found; Daniel \\& Tamar: the "
                "values reported by Daniel \\& Tamar (2021), in parentheses in the paper. -- : not run.")
-    write_text(out_tex, render(_table3_frame(long), caption, "tab:table3"))
-    _write_csv(long, out_csv)
-    return long
+    return BuiltTable(long, _table3_frame(long), caption)
 
 
-def write_table4(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path) -> pd.DataFrame:
+@register_table("table4", "tab:table4")
+def table4(metrics_paths: Paths) -> BuiltTable:
     """Table 4: the S-IntroVAE SG baseline, reported / reproduced (closed-form and MC KL) / replicated."""
     metrics = read_metrics(metrics_paths)
     long, grid_note = gnelbo_grid(compare(summarise(metrics), TABLE4_SOURCES, TABLE4), grid_sizes(metrics))
@@ -154,12 +154,4 @@ def write_table4(metrics_paths: Paths, out_tex: str | Path, out_csv: str | Path)
                "repr.: Daniel \\& Tamar's betas (our \\texttt{baseline\\_closed}, \\texttt{baseline\\_mc}); "
                "replicated: our grid optimum (\\texttt{sintro\\_sg}); (c)/(s): closed-form/sampled KL. "
                + _METRICS_NOTE + " " + grid_note)
-    write_text(out_tex, render(display_frame(long, TABLE4_LABELS), caption, "tab:table4"))
-    _write_csv(long, out_csv)
-    return long
-
-
-def _write_csv(frame: pd.DataFrame, out_csv: str | Path) -> None:
-    """Write a tidy CSV, creating its folder."""
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_csv, index=False)
+    return BuiltTable(long, display_frame(long, TABLE4_LABELS), caption)
