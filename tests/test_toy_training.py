@@ -1,12 +1,13 @@
 import dataclasses
 import json
+import re
 
 import pytest
 import torch
 
 from conftest import tiny_config
 from vaepriors.core.priors import MixtureOfGaussiansPrior
-from vaepriors.studies.toy2d.config import RunSpec, ToyEvalConfig
+from vaepriors.studies.toy2d.config import RunSpec, ToyEvalConfig, ToyTrainConfig
 from vaepriors.studies.toy2d.evaluate import ToyEvaluator
 from vaepriors.studies.toy2d.trainer import ToyRuns, ToyTrainer, load_runs, save_runs
 
@@ -200,3 +201,15 @@ def test_a_fully_diverged_grid_gives_diverged_seed_runs_and_every_table_and_figu
         assert "diverged (2/2)" in tex and "diverged ($k$/$n$)" in tex, table
     main(["figure3", "--samples", str(samples), "--out", str(tmp_path / "figure3.png")])
     assert (tmp_path / "figure3.png").stat().st_size > 0 and (tmp_path / "figure3.pdf").exists()
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(warmup=0), "S-IntroVAE: warmup (0) must lie in (0, iterations (30000)]"),
+    (dict(warmup=40_000), "S-IntroVAE: warmup (40000) must lie in (0, iterations (30000)]"),
+    (dict(prior="vamp", components=4, convert_to_mog=True, mog_warmup=3_000),
+     "convert_to_mog: mog_warmup (3000) must lie in [0, warmup (2000)]"),
+])
+def test_the_schedule_rules_the_workflow_also_checks_reject_a_run(changes, message):
+    """studies/toy2d/schedule.py is the one statement of the schedule's rules: the config and the workflow use it."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ToyTrainConfig(**{"dataset": "8Gaussian", "configuration": "x", "model": "sintro", **changes})

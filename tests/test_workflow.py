@@ -179,7 +179,7 @@ def test_lint(tmp_path):
         ),
         pytest.param(
             {"toy": {"training": {"warmup": 40000}}},
-            "toy.training.warmup (40000) exceeds toy.training.iterations (30000)",
+            "toy.training.warmup (40000) must lie in (0, toy.training.iterations (30000)]",
             id="warmup-after-end",
         ),
         pytest.param(

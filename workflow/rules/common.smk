@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 
 from vaepriors.core.command_line import render_flags
 
+from vaepriors.studies.toy2d.schedule import mog_warmup_problem, warmup_problem
 from vaepriors.studies.toy2d.paper_values import (FIGURE3_CONFIGURATIONS, SG_CONFIGURATION, TABLE1_BEYOND,
                                                   TABLE1_CONFIGURATIONS)
 
@@ -50,16 +51,10 @@ def _select_configurations():
 def _check_config():
     """Cross-field checks that the JSON schema cannot express."""
     training = TOY["training"]
-    if training["warmup"] > training["iterations"]:
-        raise WorkflowError(
-            f"toy.training.warmup ({training['warmup']}) exceeds "
-            f"toy.training.iterations ({training['iterations']})"
-        )
-    if training["mog_warmup"] > training["warmup"]:
-        raise WorkflowError(
-            f"toy.training.mog_warmup ({training['mog_warmup']}) exceeds "
-            f"toy.training.warmup ({training['warmup']})"
-        )
+    problems = [warmup_problem(training["iterations"], training["warmup"], "toy.training."),
+                mog_warmup_problem(training["warmup"], training["mog_warmup"], "toy.training.")]
+    if any(problems):
+        raise WorkflowError("; ".join(filter(None, problems)))
     missing = [dataset for dataset in DATASETS if dataset not in TOY["reported_betas"]]
     if missing:
         raise WorkflowError(f"toy.reported_betas lacks the datasets {missing}")

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from vaepriors.core.priors.registry import PRIORS, prior_problems
 from vaepriors.core.priors.vamp import VAMP_TO_MOG_WEIGHTS
 from vaepriors.studies.toy2d.data import SAMPLERS
+from vaepriors.studies.toy2d.schedule import mog_warmup_problem, warmup_problem
 
 MODELS = ("vae", "sintro")
 
@@ -79,10 +80,12 @@ class ToyTrainConfig:
             (self.model in MODELS, f"model {self.model!r} is not one of {MODELS}"),
             (self.vamp_to_mog_weights in VAMP_TO_MOG_WEIGHTS, f"vamp_to_mog_weights must be in {VAMP_TO_MOG_WEIGHTS}"),
             (self.iterations > 0 and self.batch_size > 0, "iterations and batch_size must be positive"),
-            (self.model == "vae" or 0 < self.warmup <= self.iterations, "S-IntroVAE needs 0 < warmup <= iterations"),
-            (not self.convert_to_mog or (kind.converts_to_mog and self.model == "sintro"
-                                         and 0 <= self.warmup - self.mog_warmup), "convert_to_mog needs an "
-             "S-IntroVAE with a VampPrior and mog_warmup <= warmup"),
+            (self.model == "vae" or warmup_problem(self.iterations, self.warmup) is None,
+             f"S-IntroVAE: {warmup_problem(self.iterations, self.warmup)}"),
+            (not self.convert_to_mog or (kind.converts_to_mog and self.model == "sintro"),
+             "convert_to_mog needs an S-IntroVAE with a VampPrior"),
+            (not self.convert_to_mog or mog_warmup_problem(self.warmup, self.mog_warmup) is None,
+             f"convert_to_mog: {mog_warmup_problem(self.warmup, self.mog_warmup)}"),
             (not self.intro_prior or (self.model == "sintro" and (self.convert_to_mog or not kind.converts_to_mog)),
              "intro_prior (IP) needs an S-IntroVAE, and a VampPrior must become a MoG first (convert_to_mog)"),
             (self.kl == "mc" or (self.kl == "closed" and kind.closed_form_kl),
