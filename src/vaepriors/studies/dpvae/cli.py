@@ -45,20 +45,17 @@ def dpvae_evaluate(args) -> None:
     write_dpvae_evaluation(*evaluate_dpvae(args.snapshot, data, config, device), args.out_json, args.out_npz)
 
 
-def dpvae_report(args) -> None:
-    from vaepriors.studies.dpvae import figures as dpvae_figures, tables as dpvae_tables
+def dpvae_table1(args) -> None:
+    from vaepriors.studies.dpvae.tables import dpvae_table1 as table
 
-    if args.command == "dpvae-table1":
-        dpvae_tables.dpvae_table1.write(args.evaluations, args.out_tex, args.out_csv)
-    elif args.command in ("dpvae-figure1", "dpvae-figure6"):
-        plot = dpvae_figures.plot_figure1 if args.command == "dpvae-figure1" else dpvae_figures.plot_figure6
-        plot(args.standard, args.decoupled, args.out)
-    elif args.command == "dpvae-figure8":
-        dpvae_figures.plot_figure8(args.artifacts[0], args.out)
-    else:
-        plots = {"dpvae-figure3": dpvae_figures.plot_figure3, "dpvae-figure4": dpvae_figures.plot_figure4,
-                 "dpvae-figure5": dpvae_figures.plot_figure5}
-        plots[args.command](args.artifacts, args.out)
+    table.write(args.evaluations, args.out_tex, args.out_csv)
+
+
+def dpvae_figure(args) -> None:
+    """Every dpVAE figure: the parser's ``draw`` names its plot and how the inputs reach it."""
+    from vaepriors.studies.dpvae import figures
+
+    args.draw(figures, args)
 
 
 def add_dpvae_commands(sub) -> None:
@@ -92,18 +89,20 @@ def add_dpvae_commands(sub) -> None:
     p.add_argument("--evaluations", nargs="+", required=True)
     p.add_argument("--out-tex", required=True)
     p.add_argument("--out-csv", required=True)
-    p.set_defaults(handler=dpvae_report)
+    p.set_defaults(handler=dpvae_table1)
     for number in (1, 6):
         p = sub.add_parser(f"dpvae-figure{number}", help=f"dpVAE Figure {number}: standard vs decoupled prior")
         p.add_argument("--standard", required=True, help="evaluation .npz of the standard-prior run")
         p.add_argument("--decoupled", required=True, help="evaluation .npz of the decoupled-prior run")
         p.add_argument("--out", required=True)
-        p.set_defaults(handler=dpvae_report)
+        p.set_defaults(handler=dpvae_figure, draw=lambda figures, args, n=number: getattr(
+            figures, f"plot_figure{n}")(args.standard, args.decoupled, args.out))
     for number in (3, 4, 5, 8):
         p = sub.add_parser(f"dpvae-figure{number}", help=f"dpVAE Figure {number} from evaluation .npz files")
-        p.add_argument("--artifacts", nargs="+", required=True)
+        p.add_argument("--artifacts", nargs="+", required=True, help="one .npz for Figure 8 (a traversal)")
         p.add_argument("--out", required=True)
-        p.set_defaults(handler=dpvae_report)
+        p.set_defaults(handler=dpvae_figure, draw=lambda figures, args, n=number: getattr(
+            figures, f"plot_figure{n}")(args.artifacts[0] if n == 8 else args.artifacts, args.out))
 
 
 # This study's sub-commands: each adds its parsers (with their handlers) to the ``vaepriors`` command line.

@@ -46,16 +46,19 @@ def table(args) -> None:
                                    **options)
 
 
-def latent_figure(args) -> None:
+def figure4(args) -> None:
     from vaepriors.studies.images import figures as image_figures
 
-    latents = _selected(args.latents, args.evaluations, args.selection_fid)
-    failed = _failed(args.evaluations, args.selection_fid)
-    if args.command == "figure8":
-        image_figures.plot_figure8(latents, args.out, failed=failed)
-    else:
-        image_figures.plot_figure4(latents, _selected(args.tsne, args.evaluations, args.selection_fid), args.out,
-                                   failed=failed)
+    image_figures.plot_figure4(_selected(args.latents, args.evaluations, args.selection_fid),
+                               _selected(args.tsne, args.evaluations, args.selection_fid), args.out,
+                               failed=_failed(args.evaluations, args.selection_fid))
+
+
+def figure8(args) -> None:
+    from vaepriors.studies.images import figures as image_figures
+
+    image_figures.plot_figure8(_selected(args.latents, args.evaluations, args.selection_fid), args.out,
+                               failed=_failed(args.evaluations, args.selection_fid))
 
 
 def figure9(args) -> None:
@@ -64,16 +67,23 @@ def figure9(args) -> None:
     image_figures.plot_figure9(_selected(args.tsne, args.evaluations, args.selection_fid), args.out)
 
 
-def training_figure(args) -> None:
+def figure2a(args) -> None:
     from vaepriors.studies.images import figures as image_figures
 
-    if args.command == "figure2a":
-        image_figures.plot_figure2a([tuple(run) for run in args.run], args.out, fid_column=args.selection_fid)
-    elif args.command == "figure2b":
-        image_figures.plot_figure2b([tuple(run) for run in args.run], args.out)
-    else:
-        image_figures.plot_figure7(list(zip(args.history, args.fid_history, strict=True)), args.out,
-                                   fid_column=args.selection_fid)
+    image_figures.plot_figure2a([tuple(run) for run in args.run], args.out, fid_column=args.selection_fid)
+
+
+def figure2b(args) -> None:
+    from vaepriors.studies.images import figures as image_figures
+
+    image_figures.plot_figure2b([tuple(run) for run in args.run], args.out)
+
+
+def figure7(args) -> None:
+    from vaepriors.studies.images import figures as image_figures
+
+    image_figures.plot_figure7(list(zip(args.history, args.fid_history, strict=True)), args.out,
+                               fid_column=args.selection_fid)
 
 
 def sample_grids(args) -> None:
@@ -115,7 +125,7 @@ def add_image_report_commands(sub) -> None:
         p.add_argument("--tsne", nargs="*", default=[])
         p.add_argument("--out", required=True)
         _selection(p)
-        p.set_defaults(handler=latent_figure)
+        p.set_defaults(handler={"figure4": figure4, "figure8": figure8}[name])
     p = sub.add_parser("figure9", help="t-SNE of the latent space per configuration")
     p.add_argument("--evaluations", nargs="+", required=True)
     p.add_argument("--tsne", nargs="+", required=True)
@@ -127,18 +137,18 @@ def add_image_report_commands(sub) -> None:
                    metavar=("LABEL", "HISTORY_CSV", "FID_HISTORY_CSV", "STATUS_JSON"))
     p.add_argument("--out", required=True)
     _selection(p)
-    p.set_defaults(handler=training_figure)
+    p.set_defaults(handler=figure2a)
     p = sub.add_parser("figure2b", help="responsibility entropy over training and samples of inactive modes")
     p.add_argument("--run", nargs=3, action="append", required=True, metavar=("LABEL", "HISTORY_CSV", "LATENTS"))
     p.add_argument("--out", required=True)
     _selection(p)
-    p.set_defaults(handler=training_figure)
+    p.set_defaults(handler=figure2b)
     p = sub.add_parser("figure7", help="normalised entropy and FID(GEN) over training per r_entropy")
     p.add_argument("--history", nargs="+", required=True)
     p.add_argument("--fid-history", nargs="+", required=True, help="in the order of --history")
     p.add_argument("--out", required=True)
     _selection(p)
-    p.set_defaults(handler=training_figure)
+    p.set_defaults(handler=figure7)
     p = sub.add_parser("figure5", help="the overfitting-encoder study (REC, KL, NELBO per real / generated image)")
     p.add_argument("--results", required=True, help="CSV of overfit-encoder")
     p.add_argument("--panels", required=True, help="NPZ of overfit-encoder")
