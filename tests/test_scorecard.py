@@ -90,7 +90,11 @@ def _write_tables(folder):
              mean=m, sem=math.nan, std=0.0, n=1, n_runs=1, n_diverged=0, fid_extractor="inception-v3-compat",
              paper_value=pv, paper_comparable=v == "authors", paper_note="")
         for v, p, m, pv in [("authors", "standard", 140.0, 137.4), ("authors", "decoupled", 120.0, 129.0),
-                            ("per_sample", "standard", 90.0, 137.4)]])
+                            ("per_sample", "standard", 90.0, 137.4)]]
+        # two moons: no FID, no extractor, no paper value (as the table writes them)
+        + [dict(variant="authors", reduction="authors", dataset="moons", regulariser="vae", prior="standard",
+                model="VAE", metric="fid", mean=math.nan, sem=math.nan, std=math.nan, n=0, n_runs=1, n_diverged=0,
+                fid_extractor=math.nan, paper_value=math.nan, paper_comparable=False, paper_note="")])
     dp.to_csv(folder / "dpvae_table1.csv", index=False)
 
 
@@ -105,7 +109,9 @@ def test_the_cli_writes_the_scorecard_with_verdicts_computed_from_the_tables(tmp
     assert toy.loc["sintro_sg", "verdict"] == "reproduced"      # 0.17 / 0.14 = 1.2 SE
     assert toy.loc["sintro_mog", "verdict"] == "worse" and toy.loc["sintro_mog_ip", "verdict"] == "better"
     assert toy.loc["sintro_flow_ip", "reason"] == "the paper reports no value"
-    dp = cells[cells["study"] == "dpvae"].set_index(["row", "column"])
+    moons = cells[(cells["study"] == "dpvae") & (cells["dataset"] == "moons")].iloc[0]
+    assert (moons["verdict"], moons["reason"]) == ("not comparable", "no value")  # no FID on points
+    dp = cells[(cells["study"] == "dpvae") & (cells["dataset"] == "mnist")].set_index(["row", "column"])
     assert dp.loc[("vae/standard", "per_sample"), "reason"].startswith("corrected objective")
     assert "reduced scale (iterations 200 (paper 100000))" in dp.loc[("vae/standard", "authors"), "reason"]
     claims = pd.read_csv(out / "claims.csv").set_index("claim")

@@ -24,10 +24,12 @@ CORRECTED = "corrected objective (per-sample scaling, exact estimators); the pap
 
 
 def _reason(row: pd.Series, scale: str) -> str:
+    """Why a cell does not compare with the paper's: the corrected objective, or another FID extractor (a cell
+    without a paper value, e.g. two moons', needs no reason: its verdict says so)."""
     definition = ""
     if row["reduction"] != "authors":
         definition = CORRECTED
-    elif not row["paper_comparable"]:
+    elif not row["paper_comparable"] and isinstance(row["fid_extractor"], str):
         definition = f"FID extractor {row['fid_extractor']} ({describe_extractor(row['fid_extractor'])[0]})"
     return "; ".join(filter(None, (definition, "" if scale == "paper" else f"reduced scale ({scale})")))
 

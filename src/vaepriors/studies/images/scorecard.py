@@ -39,7 +39,7 @@ def table_cells(table: str, path: str | Path, scale: str) -> pd.DataFrame:
     frame = frame[frame["selected"].astype(bool)].reset_index(drop=True)
     reasons = []
     for _, row in frame.iterrows():
-        definition = "" if row["paper_comparable"] else (
+        definition = "" if row["paper_comparable"] or not isinstance(row["fid_extractor"], str) else (
             f"FID extractor {row['fid_extractor']} ({describe_extractor(row['fid_extractor'])[0]}); the paper's is "
             "Inception in train mode")
         reasons.append("; ".join(filter(None, (definition, "" if scale == "paper" else f"reduced scale ({scale})"))))
