@@ -70,7 +70,7 @@ def check_outputs(workdir, extra=()):
 
 def test_tiny_workflow_end_to_end(tmp_path):
     tiny = ROOT / "tests" / "config" / "tiny.yaml"
-    result = snakemake(tmp_path, tiny, "--cores", "2", "--show-failed-logs", timeout=900)
+    result = snakemake(tmp_path, tiny, "--cores", "2", "--show-failed-logs", timeout=1500)
     assert result.returncode == 0, result.stdout[-20000:]
     check_outputs(tmp_path, DPVAE_TABLES + DPVAE_MOONS_FIGURES)
     dpvae_table = (tmp_path / "results/tables/dpvae_table1.csv").read_text()
