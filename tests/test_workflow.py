@@ -396,3 +396,17 @@ def test_conda_env_pins_match_pyproject():
     pip = next(dep["pip"] for dep in env["dependencies"] if isinstance(dep, dict))
     assert sorted(pip) == sorted(project["dependencies"])
     assert "python=3.11" in env["dependencies"]
+
+
+def test_the_scorecard_scale_is_derived_from_the_differences_to_the_paper_config(tmp_path):
+    """A study is "paper" unless a key that changes what its runs compute differs from config.yaml; how often a run
+    logs or checkpoints does not."""
+    bookkeeping = tmp_path / "bookkeeping.yaml"
+    bookkeeping.write_text(yaml.safe_dump({"dpvae": {"training": {"log_every": 50, "checkpoint_every": 5000}}}))
+    paper = snakemake(tmp_path, "results/reproduction/scorecard.html", "--dry-run", "--printshellcmds",
+                      layers=[bookkeeping])
+    assert paper.returncode == 0 and "--scale toy2d=paper images=paper dpvae=paper " in paper.stdout, paper.stdout
+    reduced = snakemake(tmp_path, "results/reproduction/scorecard.html", "--dry-run", "--printshellcmds",
+                        layers=[REDUCED])
+    assert "'toy2d=toy.training.iterations 500 (paper 30000); " in reduced.stdout, reduced.stdout
+    assert "log_every" not in reduced.stdout.split("--scale", 1)[1].split("--provenance")[0]

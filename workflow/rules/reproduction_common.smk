@@ -13,6 +13,8 @@ SCALE_KEYS = {
     "images": ("images", ["training", "evaluation", "data.subset"]),
     "dpvae": ("dpvae", ["training", "per_dataset", "evaluation"]),
 }
+# Bookkeeping that does not change what a run computes (how often it logs and checkpoints).
+NOT_SCALE = ("log_every", "checkpoint_every")
 
 
 def _flatten(value, prefix):
@@ -36,7 +38,7 @@ def study_scale(study):
         ours.update(_flatten(_lookup(config[section], key), f"{section}.{key}"))
         paper.update(_flatten(_lookup(PAPER_CONFIG[section], key), f"{section}.{key}"))
     differences = [f"{key} {ours.get(key)} (paper {paper.get(key)})" for key in dict.fromkeys([*ours, *paper])
-                   if ours.get(key) != paper.get(key)]
+                   if ours.get(key) != paper.get(key) and key.rsplit(".", 1)[-1] not in NOT_SCALE]
     if not differences:
         return "paper"
     more = f", and {len(differences) - 3} more" if len(differences) > 3 else ""

@@ -22,7 +22,6 @@ CELL_COLUMNS: tuple[str, ...] = (
     "study", "paper", "table", "dataset", "row", "column", "metric", "scale", "ours_mean", "ours_sem", "n", "n_runs",
     "n_diverged", "paper_mean", "paper_pm", "lower_is_better", "exact", "not_comparable",
 )
-VERDICT_COLUMNS: tuple[str, ...] = ("z", "verdict", "reason")
 CELL_VERDICTS: tuple[str, ...] = ("reproduced", "better", "worse", "differs", "not comparable")
 CLAIM_VERDICTS: tuple[str, ...] = ("holds", "fails", "not significant", "not available")
 
@@ -49,6 +48,16 @@ class Claim:
     better: CellRef
     worse: CellRef
     lower_is_better: bool
+
+
+def scale_label(scale: str) -> str:
+    """A study's scale as the cells name it: "paper", or "reduced" for any description of how its runs differ."""
+    return "paper" if scale == "paper" else "reduced"
+
+
+def not_comparable(definition: str, scale: str) -> str:
+    """Why a cell does not compare with the paper's: a different definition (may be empty), then a reduced scale."""
+    return "; ".join(filter(None, (definition, "" if scale == "paper" else f"reduced scale ({scale})")))
 
 
 def ours_estimate(cell: pd.Series) -> Estimate:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from vaepriors.core.reporting.extractors import describe_extractor
-from vaepriors.core.reporting.scorecard import CELL_COLUMNS, CellRef, Claim
+from vaepriors.core.reporting.scorecard import CELL_COLUMNS, CellRef, Claim, not_comparable, scale_label
 from vaepriors.studies.dpvae.paper_values import REGULARISERS, TABLE1_METRICS
 
 PAPER = "dpVAEs: Fixing Sample Generation for Regularized VAEs"
@@ -31,7 +31,7 @@ def _reason(row: pd.Series, scale: str) -> str:
         definition = CORRECTED
     elif not row["paper_comparable"] and isinstance(row["fid_extractor"], str):
         definition = f"FID extractor {row['fid_extractor']} ({describe_extractor(row['fid_extractor'])[0]})"
-    return "; ".join(filter(None, (definition, "" if scale == "paper" else f"reduced scale ({scale})")))
+    return not_comparable(definition, scale)
 
 
 def table1_cells(path: str | Path, scale: str) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def table1_cells(path: str | Path, scale: str) -> pd.DataFrame:
     return pd.DataFrame({
         "study": STUDY, "paper": PAPER, "table": "dpvae_table1", "dataset": frame["dataset"],
         "row": frame["regulariser"] + "/" + frame["prior"], "column": frame["variant"], "metric": frame["metric"],
-        "scale": "paper" if scale == "paper" else "reduced", "ours_mean": frame["mean"], "ours_sem": frame["sem"],
+        "scale": scale_label(scale), "ours_mean": frame["mean"], "ours_sem": frame["sem"],
         "n": frame["n"].astype(int), "n_runs": frame["n_runs"].astype(int),
         "n_diverged": frame["n_diverged"].astype(int), "paper_mean": frame["paper_value"],
         "paper_pm": float("nan"), "lower_is_better": True, "exact": False,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from vaepriors.core.reporting.extractors import describe_extractor
-from vaepriors.core.reporting.scorecard import CELL_COLUMNS, CellRef, Claim
+from vaepriors.core.reporting.scorecard import CELL_COLUMNS, CellRef, Claim, not_comparable, scale_label
 
 PAPER = "Prior Learning in Introspective VAEs"
 STUDY = "images"
@@ -42,10 +42,10 @@ def table_cells(table: str, path: str | Path, scale: str) -> pd.DataFrame:
         definition = "" if row["paper_comparable"] or not isinstance(row["fid_extractor"], str) else (
             f"FID extractor {row['fid_extractor']} ({describe_extractor(row['fid_extractor'])[0]}); the paper's is "
             "Inception in train mode")
-        reasons.append("; ".join(filter(None, (definition, "" if scale == "paper" else f"reduced scale ({scale})"))))
+        reasons.append(not_comparable(definition, scale))
     return pd.DataFrame({
         "study": STUDY, "paper": PAPER, "table": table, "dataset": frame["dataset"], "row": frame["configuration"],
-        "column": "", "metric": frame["metric"], "scale": "paper" if scale == "paper" else "reduced",
+        "column": "", "metric": frame["metric"], "scale": scale_label(scale),
         "ours_mean": frame["mean"], "ours_sem": frame["sem"], "n": frame["n"].astype(int),
         "n_runs": frame["n_runs"].astype(int), "n_diverged": frame["n_diverged"].astype(int),
         "paper_mean": frame["paper_mean"], "paper_pm": frame["paper_pm"],

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vaepriors.core.reporting.scorecard import CELL_COLUMNS, CellRef, Claim
+from vaepriors.core.reporting.scorecard import CELL_COLUMNS, CellRef, Claim, not_comparable, scale_label
 from vaepriors.studies.toy2d.metric_names import summary_name
 
 PAPER = "Prior Learning in Introspective VAEs"
@@ -29,23 +29,14 @@ def _statistics_cells(table: str, frame: pd.DataFrame, scale: str, column) -> pd
     them)."""
     return pd.DataFrame({
         "study": STUDY, "paper": PAPER, "table": table, "dataset": frame["dataset"], "row": frame["configuration"],
-        "column": column, "metric": frame["metric"], "scale": _scale_label(scale),
+        "column": column, "metric": frame["metric"], "scale": scale_label(scale),
         "ours_mean": frame["ours_mean"], "ours_sem": frame["ours_sem"], "n": frame["n"].astype(int),
         "n_runs": frame["n_runs"].astype(int), "n_diverged": frame["n_diverged"].astype(int),
         "paper_mean": frame["paper_mean"], "paper_pm": frame["paper_pm"],
         "lower_is_better": frame["metric"].map(LOWER_IS_BETTER), "exact": False,
-        "not_comparable": [_reason(scale, "" if comparable else GNELBO_GRID)
+        "not_comparable": [not_comparable("" if comparable else GNELBO_GRID, scale)
                            for comparable in frame["paper_comparable"].astype(bool)]},
         columns=list(CELL_COLUMNS))
-
-
-def _scale_label(scale: str) -> str:
-    return "paper" if scale == "paper" else "reduced"
-
-
-def _reason(scale: str, definition: str) -> str:
-    """Why a cell is not comparable: its definition, then a reduced scale (``scale`` says how it differs)."""
-    return "; ".join(filter(None, (definition, "" if scale == "paper" else f"reduced scale ({scale})")))
 
 
 def table1_cells(path: str | Path, scale: str) -> pd.DataFrame:
@@ -66,9 +57,9 @@ def table3_cells(path: str | Path, scale: str) -> pd.DataFrame:
     return pd.DataFrame({
         "study": STUDY, "paper": PAPER, "table": "table3", "dataset": frame["dataset"],
         "row": frame["configuration"], "column": frame["parameter"], "metric": frame["parameter"],
-        "scale": _scale_label(scale), "ours_mean": frame["ours"], "ours_sem": float("nan"), "n": 1, "n_runs": 1,
+        "scale": scale_label(scale), "ours_mean": frame["ours"], "ours_sem": float("nan"), "n": 1, "n_runs": 1,
         "n_diverged": 0, "paper_mean": frame["paper"], "paper_pm": float("nan"), "lower_is_better": None,
-        "exact": True, "not_comparable": _reason(scale, "")}, columns=list(CELL_COLUMNS))
+        "exact": True, "not_comparable": not_comparable("", scale)}, columns=list(CELL_COLUMNS))
 
 
 def claims(datasets) -> list[Claim]:
