@@ -6,6 +6,7 @@ import torch
 from scipy.stats import chi2, multivariate_normal
 
 from vaepriors.studies.dpvae import metrics as m
+from vaepriors.studies.dpvae.evaluation_config import SKL_SAMPLES
 
 
 def gaussian_kl(mean_a, var_a, mean_b, var_b) -> float:
@@ -41,8 +42,8 @@ def test_symmetric_kl_1nn_matches_gaussian_closed_form(mean_q, var_q, tolerance)
     generator = torch.Generator().manual_seed(0)
     dim = len(mean_q)
     mean_p, var_p = (0.0,) * dim, (1.0,) * dim
-    p = gaussian_samples(mean_p, var_p, m.SKL_SAMPLES, generator)
-    q = gaussian_samples(mean_q, var_q, m.SKL_SAMPLES, generator)
+    p = gaussian_samples(mean_p, var_p, SKL_SAMPLES, generator)
+    q = gaussian_samples(mean_q, var_q, SKL_SAMPLES, generator)
     exact = gaussian_kl(mean_p, var_p, mean_q, var_q) + gaussian_kl(mean_q, var_q, mean_p, var_p)
     estimate = m.symmetric_kl_1nn(p, q)
     assert estimate == pytest.approx(exact, abs=tolerance)
@@ -52,8 +53,8 @@ def test_symmetric_kl_1nn_matches_gaussian_closed_form(mean_q, var_q, tolerance)
 @pytest.mark.parametrize("dim", [1, 2])
 def test_symmetric_kl_1nn_is_near_zero_for_the_same_distribution(dim):
     generator = torch.Generator().manual_seed(1)
-    p = gaussian_samples((0.3,) * dim, (2.0,) * dim, m.SKL_SAMPLES, generator)
-    q = gaussian_samples((0.3,) * dim, (2.0,) * dim, m.SKL_SAMPLES, generator)
+    p = gaussian_samples((0.3,) * dim, (2.0,) * dim, SKL_SAMPLES, generator)
+    q = gaussian_samples((0.3,) * dim, (2.0,) * dim, SKL_SAMPLES, generator)
     assert abs(m.symmetric_kl_1nn(p, q)) < 0.15
 
 

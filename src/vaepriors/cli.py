@@ -13,7 +13,7 @@ import logging
 import sys
 
 from vaepriors.core.data.checksums import DatasetError
-from vaepriors import reproduction
+from vaepriors import report_page, reproduction
 from vaepriors.core.state_files import StateFileError
 from vaepriors.studies.dpvae import cli as dpvae_cli
 from vaepriors.studies.images import cli as images_cli
@@ -21,7 +21,7 @@ from vaepriors.studies.images import report_cli as images_report_cli
 from vaepriors.studies.toy2d import cli as toy2d_cli
 
 STUDY_COMMANDS = (toy2d_cli.COMMANDS, images_cli.COMMANDS, images_report_cli.COMMANDS, dpvae_cli.COMMANDS,
-                  reproduction.COMMANDS)
+                  reproduction.COMMANDS, report_page.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,7 +59,7 @@ def dpvae_figure(args) -> None:
 
 
 def add_dpvae_commands(sub) -> None:
-    from vaepriors.studies.dpvae.evaluate import DpVAEEvalConfig
+    from vaepriors.studies.dpvae.evaluation_config import DpVAEEvalConfig
     from vaepriors.studies.dpvae.config import DpVAEConfig
 
     p = sub.add_parser("dpvae-train", help="train the seeds of one VAE + regulariser with a standard or decoupled "

@@ -25,10 +25,8 @@ import torch
 from scipy.spatial import cKDTree
 from torch.distributions import Independent, Normal
 
-SKL_SAMPLES = 5_000  # per distribution (paper §5)
-LEAKAGE_TAUS = (-90.0, -70.0, -50.0, -30.0, -10.0, -1.0)  # authors' `high_metric`, Fig. 4's x-axis
-LEAKAGE_SAMPLES = 3_000  # z ~ q(z) in the authors' `eval.py`
-REFERENCE_POSTERIORS = 5_000  # held-out posteriors forming q(z) in the authors' leakage score
+from vaepriors.studies.dpvae.evaluation_config import LEAKAGE_TAUS
+
 
 LogLikelihood = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x (N, ...), z (N, L)) -> (N,)
 LogPrior = Callable[[torch.Tensor], torch.Tensor]  # z (N, L) -> (N,)

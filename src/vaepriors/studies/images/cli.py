@@ -139,7 +139,7 @@ def image_tsne(args) -> None:
 
 
 def add_image_evaluation_commands(sub) -> None:
-    from vaepriors.studies.images.evaluate import ImageEvalConfig
+    from vaepriors.studies.images.evaluation_config import ImageEvalConfig
 
     p = sub.add_parser("train-fid-classifier", help="the offline FID feature extractor: a classifier of the dataset")
     p.add_argument("--data", required=True)

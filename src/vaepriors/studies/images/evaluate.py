@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -33,31 +33,11 @@ from vaepriors.core.losses.responsibility import normalised_negative_entropy
 from vaepriors.core.randomness import RunRandomness
 from vaepriors.core.vae import StackedVAE
 from vaepriors.studies.images.checkpoint import ImageModelSnapshot, load_snapshot
+from vaepriors.studies.images.evaluation_config import ImageEvalConfig
 
 log = logging.getLogger(__name__)
 FID_MODES = ("standard", "paper")
-CHECKPOINT_POLICIES = ("best_fid", "final")
 FINAL = "final.pt"
-
-
-@dataclass(frozen=True)
-class ImageEvalConfig:
-    fid_extractor: str = "inception"        # inception | classifier
-    fid_weights: str | None = None          # Inception weights file (optional) or the classifier file
-    fid_images: int = 50_000
-    checkpoint_policy: str = "best_fid"
-    selection_fid: str = "fid_gen_paper"
-    entropy_mc_samples: int = 100
-    probe_max_train: int | None = None
-    latent_points: int = 10_000
-    figure_samples: int = 64
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.checkpoint_policy not in CHECKPOINT_POLICIES:
-            raise ValueError(f"checkpoint_policy must be one of {CHECKPOINT_POLICIES}, got {self.checkpoint_policy!r}")
-        if self.selection_fid not in ("fid_gen_paper", "fid_gen_standard"):
-            raise ValueError(f"selection_fid must be fid_gen_paper or fid_gen_standard, got {self.selection_fid!r}")
 
 
 def _batches(count: int, size: int):
