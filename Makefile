@@ -1,7 +1,8 @@
 # make install   .venv with the package, Snakemake and pytest (re-runs pip only when pyproject.toml changes),
 #                and Debian's dataset-fashion-mnist (the offline Fashion-MNIST of the reduced image study)
 # make test      the test suite (what .ci/run runs)
-# make reduced   the whole pipeline at reduced scale on 2 CPU cores, offline (config/reduced.yaml)
+# make reduced   the whole pipeline at reduced scale on 2 CPU cores, offline (config/reduced.yaml); open
+#                results/report.html, the one page with everything (it prints its address)
 # make paper     the whole pipeline at paper scale (config.yaml); GPU jobs one at a time
 # make lint      snakemake --lint
 # make dry-run   plan the paper-scale and the reduced DAG without running anything
@@ -33,9 +34,11 @@ test: install
 
 reduced: install
 	$(SNAKEMAKE) all --cores 2 --configfile config/reduced.yaml $(SMK_ARGS)
+	@echo "Report: file://$(CURDIR)/results/report.html"
 
 paper: install
 	$(SNAKEMAKE) all $(PAPER_ARGS) $(SMK_ARGS)
+	@echo "Report: file://$(CURDIR)/results/report.html"
 
 lint: install
 	$(SNAKEMAKE) --lint

@@ -22,7 +22,6 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/toy_train.smk"
-include: "workflow/rules/toy_evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/images_common.smk"
 include: "workflow/rules/dpvae_common.smk"
@@ -32,6 +31,7 @@ include: "workflow/rules/images_evaluate.smk"
 include: "workflow/rules/images_report.smk"
 include: "workflow/rules/dpvae.smk"
 include: "workflow/rules/reproduction.smk"
+include: "workflow/rules/report_page.smk"
 
 
 localrules:
@@ -45,3 +45,4 @@ rule all:
         image_targets(),
         dpvae_targets(),
         "results/reproduction/scorecard.html",
+        "results/report.html",

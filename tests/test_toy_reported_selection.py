@@ -47,7 +47,7 @@ def test_the_paper_table1_overlay_keeps_paper_scale_and_plans_no_grid(tmp_path):
     result = dry_run(tmp_path, "results/tables/table1.tex", layers=[PAPER_TABLE1])
     assert result.returncode == 0, result.stdout
     # 4 datasets x 6 configurations, each job one stack of 5 seeds; no grid search behind them
-    assert job_counts(result.stdout) == {"toy_train_seeds": 24, "toy_evaluate": 24, "table": 1}
+    assert job_counts(result.stdout) == {"toy_train_seeds": 24, "table": 1}
     commands = shell_commands(result.stdout)
     assert not [c for c in commands if "--grid-beta" in c or "--optimum-from" in c]
 
@@ -71,7 +71,7 @@ def test_reported_selection_with_small_overrides(tmp_path):
         "seeds": [3], "reported_vae_betas": {"rings": {"beta_rec": 0.7, "beta_kl": 0.4}}}})
     result = dry_run(tmp_path, "results/tables/table1.tex", layers=[small])
     assert result.returncode == 0, result.stdout
-    assert job_counts(result.stdout) == {"toy_train_seeds": 3, "toy_evaluate": 3, "table": 1}
+    assert job_counts(result.stdout) == {"toy_train_seeds": 3, "table": 1}
     commands = shell_commands(result.stdout)
     assert " --betas 0.7 0.4 0.4 --seeds 3 " in seed_command(commands, "rings", "vae_sg")
     assert " --betas 0.2 0.2 1.0 --seeds 3 " in seed_command(commands, "rings", "sintro_mog")
@@ -79,7 +79,7 @@ def test_reported_selection_with_small_overrides(tmp_path):
     # Table 3 is the SG grid search itself: it still plans the grid of sintro_sg (only).
     table3 = dry_run(tmp_path, "results/tables/table3.tex", layers=[small])
     assert table3.returncode == 0, table3.stdout
-    assert job_counts(table3.stdout) == {"toy_train_grid": 1, "toy_evaluate": 1, "table": 1}
+    assert job_counts(table3.stdout) == {"toy_train_grid": 1, "table": 1}
     assert "--out results/toy/rings/grid/sintro_sg/runs.pt " in table3.stdout
 
 
@@ -88,7 +88,7 @@ def test_grid_selection_is_the_default_and_plans_the_grid(tmp_path):
     small = layer(tmp_path, "small", {"toy": {"datasets": ["rings"], "run_configurations": ["vae_sg", "sintro_mog"]}})
     result = dry_run(tmp_path, "results/tables/table1.tex", layers=[small])
     assert result.returncode == 0, result.stdout
-    assert job_counts(result.stdout) == {"toy_train_grid": 2, "toy_train_seeds": 2, "toy_evaluate": 4, "table": 1}
+    assert job_counts(result.stdout) == {"toy_train_grid": 2, "toy_train_seeds": 2, "table": 1}
     commands = shell_commands(result.stdout)
     for configuration in ["vae_sg", "sintro_mog"]:
         seeds = seed_command(commands, "rings", configuration)

@@ -145,7 +145,7 @@ def test_a_nan_run_of_a_flow_or_closed_form_stack_is_recorded_not_raised(overrid
 
 def test_a_diverging_grid_point_of_the_decoupled_prior_is_recorded_by_the_clis(tmp_path):
     """`--grid-beta-rec 0.2 3e38` with the decoupled prior killed the whole vectorised job (issue 11, fault 1): through
-    `vaepriors toy-train` and `toy-evaluate`, the diverged point is a metrics row with its iteration and reason and
+    `vaepriors toy-train --metrics` (and `toy-evaluate`), the diverged point is a metrics row with its iteration and reason and
     the healthy point has finite metrics."""
     import numpy as np
     import pandas as pd
@@ -153,16 +153,21 @@ def test_a_diverging_grid_point_of_the_decoupled_prior_is_recorded_by_the_clis(t
     from vaepriors.cli import main
 
     runs = tmp_path / "grid" / "runs.pt"
+    evaluation = ["hist-samples", "100", "bins", "10", "grid-size", "8", "gnelbo-batches", "1", "gnelbo-batch-size",
+                  "8", "mc-samples", "2", "figure-samples", "16", "figure-grid", "8"]
+    eval_flags = [f"--eval-{token}" if i % 2 == 0 else token for i, token in enumerate(evaluation)]
     main(["toy-train", "--dataset", "8Gaussian", "--configuration", "sintro_flow_ip", "--model", "sintro",
           "--prior", "decoupled", "--intro-prior", "--iterations", "12", "--warmup", "6", "--milestones", "10",
           "--batch-size", "16", "--hidden", "8", "--hidden-layers", "1", "--mc-samples", "2", "--flow-blocks", "2",
           "--flow-hidden", "8", "--grid-beta-rec", "0.2", "3e38", "--grid-beta-kl", "0.3", "--seeds", "0",
-          "--log-every", "6", "--out", str(runs), "--device", "cpu"])
-    main(["toy-evaluate", "--runs", str(runs), "--metrics", str(tmp_path / "metrics.csv"), "--samples",
-          str(tmp_path / "samples.npz"), "--hist-samples", "100", "--bins", "10", "--grid-size", "8",
-          "--gnelbo-batches", "1", "--gnelbo-batch-size", "8", "--mc-samples", "2", "--figure-samples", "16",
-          "--figure-grid", "8", "--device", "cpu"])
+          "--log-every", "6", "--out", str(runs), "--metrics", str(tmp_path / "metrics.csv"), "--samples",
+          str(tmp_path / "samples.npz"), *eval_flags, "--device", "cpu"])
+    # the training job's in-process evaluation (what the workflow runs) equals a standalone toy-evaluate
+    main(["toy-evaluate", "--runs", str(runs), "--metrics", str(tmp_path / "alone.csv"), "--samples",
+          str(tmp_path / "alone.npz"), *[f"--{token}" if i % 2 == 0 else token for i, token in enumerate(evaluation)],
+          "--device", "cpu"])
     metrics = pd.read_csv(tmp_path / "metrics.csv")
+    pd.testing.assert_frame_equal(metrics, pd.read_csv(tmp_path / "alone.csv"))
     healthy, diverged = metrics.iloc[0], metrics.iloc[1]
     assert diverged["beta_rec"] == 3e38 and diverged["diverged_at"] == 0
     assert diverged["diverged_reason"] == "non-finite loss at iteration 0" and np.isnan(diverged["kl_paper"])

@@ -64,6 +64,8 @@ FIGURE_CAPTIONS: dict[str, str] = {
 }
 SAMPLE_GRIDS = "image_samples"  # results/figures/image_samples/<dataset>_<configuration>.png
 NOT_PRODUCED = "not produced in this run"
+# The claims table's columns, as scorecard.html shows them (claims.csv also has the claim's key, table and metric).
+CLAIM_VIEW = ("paper", "section", "text", "dataset", "better", "worse", "scale", "verdict", "z", "reason", "in_paper")
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 110em; padding: 0 2em; color: #222; }
@@ -101,8 +103,12 @@ def _anchor(prefix: str, stem: str) -> str:
     return prefix + "-" + re.sub(r"[^\w-]", "-", stem)
 
 
+def _note(text: str) -> str:
+    return f'<p class="missing">{html.escape(text)}</p>'
+
+
 def _missing(what: str) -> str:
-    return f'<p class="missing">{html.escape(what)}: {NOT_PRODUCED}.</p>'
+    return _note(f"{what}: {NOT_PRODUCED}.")
 
 
 def _known_first(paths: list[Path], captions: dict[str, str]) -> list[Path]:
@@ -132,32 +138,47 @@ def _read_csv(path: Path):
 
 # ---------------------------------------------------------------------------------------------------------- sections
 
-def scale_text(scales: dict[str, str]) -> str:
-    """"reduced" or "paper" overall, then each study's scale as the scorecard derives it (its --scale values)."""
+def scale_rows(scales: dict[str, str]) -> list[tuple[str, str]]:
+    """Header rows: "reduced" or "paper" overall (the scorecard's scale_label), then each study's scale as the
+    scorecard derives it (its --scale values: "paper", or the first differences to config.yaml)."""
+    from vaepriors.core.reporting.scorecard import scale_label
+
     if not scales:
-        return "not given"
-    overall = "paper" if all(text == "paper" for text in scales.values()) else "reduced"
-    return overall + " (" + "; ".join(f"{study}: {text}" for study, text in scales.items()) + ")"
+        return [("Scale", "not given")]
+    overall = "paper" if all(scale_label(text) == "paper" for text in scales.values()) else "reduced"
+    return [("Scale", overall)] + [(f"Scale of {study}", text) for study, text in scales.items()]
+
+
+def verdict_counts(cells, claims) -> tuple:
+    """Verdict counts of the cells the papers print (as scorecard.html's summary) per study, and of the claims per
+    paper, the verdicts in the scorecard's order."""
+    from vaepriors.core.reporting.scorecard import CELL_VERDICTS, CLAIM_VERDICTS
+
+    def counts(frame, by: str, order: tuple[str, ...]):
+        table = frame.groupby(by)["verdict"].value_counts().unstack(fill_value=0)
+        return table.reindex(columns=[v for v in order if v in table.columns]).rename_axis(columns=None)
+
+    return counts(cells[cells["paper_mean"].notna()], "study", CELL_VERDICTS), counts(claims, "paper", CLAIM_VERDICTS)
 
 
 def scorecard_section(results: Path, page_dir: Path) -> str:
-    """Verdict counts of the cells the papers print, per study; claim verdicts per paper; the claims."""
-    from vaepriors.core.reporting.scorecard import CELL_VERDICTS, CLAIM_VERDICTS
+    """Verdict counts per study and per paper, the claims, and a link to the full scorecard page."""
+    import pandas as pd
 
     directory = results / "reproduction"
     if not (directory / "scorecard.csv").is_file() or not (directory / "claims.csv").is_file():
         return _missing("The reproduction scorecard (reproduction/scorecard.csv, claims.csv)")
     cells, claims = _read_csv(directory / "scorecard.csv"), _read_csv(directory / "claims.csv")
     problems = [frame for frame in (cells, claims) if isinstance(frame, str)]
+    problems += [f"{name} lacks the columns {', '.join(sorted(set(columns) - set(frame.columns)))}"
+                 for name, frame, columns in (("scorecard.csv", cells, ("study", "verdict", "paper_mean")),
+                                              ("claims.csv", claims, CLAIM_VIEW))
+                 if not isinstance(frame, str) and not set(columns) <= set(frame.columns)]
     if problems:
-        return "".join(_missing(problem) for problem in problems)
-    printed = cells[cells["paper_mean"].notna()]
-    cell_counts = printed.groupby("study")["verdict"].value_counts().unstack(fill_value=0)
-    cell_counts = cell_counts.reindex(columns=[v for v in CELL_VERDICTS if v in cell_counts.columns])
-    claim_counts = claims.groupby("paper")["verdict"].value_counts().unstack(fill_value=0)
-    claim_counts = claim_counts.reindex(columns=[v for v in CLAIM_VERDICTS if v in claim_counts.columns])
-    claim_view = claims[["paper", "section", "text", "dataset", "better", "worse", "scale", "verdict", "z", "reason",
-                         "in_paper"]].assign(z=claims["z"].map(lambda z: f"{z:+.1f}" if math.isfinite(z) else ""))
+        return "".join(_note(problem) for problem in problems)
+    cell_counts, claim_counts = verdict_counts(cells, claims)
+    z = pd.to_numeric(claims["z"], errors="coerce")
+    claim_view = claims[list(CLAIM_VIEW)].assign(z=z.map(lambda value: f"{value:+.1f}" if math.isfinite(value) else ""))
     scorecard_html = directory / "scorecard.html"
     full = (f"Every cell with the paper's value, z and the reason: {_link(scorecard_html, page_dir)}."
             if scorecard_html.is_file() else "The full scorecard page (scorecard.html): " + NOT_PRODUCED + ".")
@@ -182,7 +203,7 @@ def tables_section(results: Path, page_dir: Path) -> tuple[str, list[tuple[str, 
         tex = path.with_suffix(".tex")
         files = _link(path, page_dir) + (", " + _link(tex, page_dir) if tex.is_file() else "")
         frame = _read_csv(path)
-        body = _missing(frame) if isinstance(frame, str) else _frame_html(frame)
+        body = _note(frame) if isinstance(frame, str) else _frame_html(frame)
         parts.append(f"<h3 id='{anchor}'>{html.escape(path.stem)}</h3>"
                      f"<p class='caption'>{html.escape(caption)} ({files})</p>{body}")
         entries.append((anchor, path.stem))
@@ -287,9 +308,9 @@ def render_page(results: Path, page_dir: Path, config: dict | None = None, scale
         + ("<ul>" + "".join(f"<li><a href='#{a}'>{html.escape(n)}</a></li>" for a, n in entries) + "</ul>"
            if entries else "") + "</li>"
         for anchor, title, _, entries in sections)
-    header = [("Scale", scale_text(scales or {})), ("What ran", provenance or "not given"), ("Commit", _commit()),
+    header = [*scale_rows(scales or {}), ("What ran", provenance or "not given"), ("Commit", _commit()),
               ("Generated", datetime.datetime.now().isoformat(sep=" ", timespec="minutes"))]
-    facts = "".join(f"<tr><th>{name}</th><td>{html.escape(value)}</td></tr>" for name, value in header)
+    facts = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in header)
     body = "".join(f"<h2 id='{anchor}'>{title}</h2>{content}" for anchor, title, content, _ in sections)
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>vaepriors report</title>"
             f"<style>{STYLE}</style><script>{BROKEN_IMAGE_CHECK}</script></head><body>"

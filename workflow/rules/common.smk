@@ -188,8 +188,8 @@ def seed_betas_args(wildcards):
 
 
 def evaluation_args(wildcards):
-    """Evaluation flags from toy.evaluation."""
-    return cli_flags(TOY["evaluation"])
+    """Evaluation flags from toy.evaluation (``--eval-*`` of toy-train)."""
+    return render_flags(TOY["evaluation"], prefix="eval")
 
 
 # ---------------------------------------------------------------------------------------------

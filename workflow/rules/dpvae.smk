@@ -1,6 +1,7 @@
 # dpVAE study (docs/dpvae.md): one training job per (variant, dataset, regulariser, prior) stack trains every seed in one
-# process, writes each run's directory and, last, the stack's manifest; one evaluation job per run (it takes the
-# manifest as input); then Table 1 and Figures 1, 3, 4, 5, 6, 8. Training jobs resume from their stack's checkpoint
+# process, writes each run's directory, evaluates every run in the same process (a separate evaluation job spent most
+# of its time importing torch; `vaepriors dpvae-evaluate` re-evaluates one run on its own) and, last, writes the
+# stack's manifest; then Table 1 and Figures 1, 3, 4, 5, 6, 8. Training jobs resume from their stack's checkpoint
 # when started again.
 
 
@@ -13,8 +14,13 @@ localrules:
 rule dpvae_train:
     input:
         unpack(dpvae_data_input),
+        unpack(dpvae_classifier_input),
     output:
         stack="results/dpvae/{variant}/{dataset}/{regulariser}/{prior}/stack.json",
+        json=expand(dpvae_eval_file("{{variant}}", "{{dataset}}", "{{regulariser}}", "{{prior}}", "{seed}", "json"),
+                    seed=DPVAE["seeds"]),
+        npz=expand(dpvae_eval_file("{{variant}}", "{{dataset}}", "{{regulariser}}", "{{prior}}", "{seed}", "npz"),
+                   seed=DPVAE["seeds"]),
     log:
         "results/logs/dpvae_train/{variant}/{dataset}/{regulariser}/{prior}.log",
     benchmark:
@@ -36,47 +42,11 @@ rule dpvae_train:
         data=dpvae_data_args,
         run_dirs=dpvae_run_dirs,
         checkpoint=lambda wildcards, output: os.path.join(os.path.dirname(output.stack), "checkpoint.pt"),
+        evaluation=dpvae_evaluation_args,
     shell:
         "vaepriors dpvae-train {params.data} {params.training} --run-dirs {params.run_dirs}"
-        " --checkpoint {params.checkpoint:q} --manifest {output.stack:q} --device auto --threads {threads}"
-        " > {log:q} 2>&1"
-
-
-rule dpvae_evaluate:
-    input:
-        unpack(dpvae_data_input),
-        unpack(dpvae_classifier_input),
-        stack=dpvae_stack_manifest,
-    output:
-        json="results/dpvae/{variant}/{dataset}/eval/{regulariser}/{prior}/seed{seed}.json",
-        npz="results/dpvae/{variant}/{dataset}/eval/{regulariser}/{prior}/seed{seed}.npz",
-    log:
-        "results/logs/dpvae_evaluate/{variant}/{dataset}/{regulariser}/{prior}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/dpvae_evaluate/{variant}/{dataset}/{regulariser}/{prior}/seed{seed}.tsv"
-    wildcard_constraints:
-        variant=alternatives(DPVAE_VARIANTS),
-        dataset=alternatives(DPVAE_DATASETS),
-        regulariser=alternatives(DPVAE_REGULARISERS),
-        prior="standard|decoupled",
-        seed=r"\d+",
-    conda:
-        "../../envs/vaepriors.yaml"
-    threads: JOBS["image_evaluate"]["threads"]
-    resources:
-        gpu=1,
-        mem_mb=JOBS["image_evaluate"]["mem_mb"],
-        runtime=JOBS["image_evaluate"]["runtime"],
-    params:
-        data=dpvae_data_args,
-        evaluation=dpvae_evaluation_args,
-        final=lambda wildcards: os.path.join(
-            dpvae_run_dir(wildcards.variant, wildcards.dataset, wildcards.regulariser, wildcards.prior,
-                          wildcards.seed), "final.pt"),
-    shell:
-        "vaepriors dpvae-evaluate --dataset {wildcards.dataset} {params.data} --snapshot {params.final:q}"
-        " {params.evaluation} --out-json {output.json:q} --out-npz {output.npz:q}"
-        " --device auto --threads {threads} > {log:q} 2>&1"
+        " --checkpoint {params.checkpoint:q} --eval-jsons {output.json:q} --eval-npzs {output.npz:q}"
+        " {params.evaluation} --manifest {output.stack:q} --device auto --threads {threads} > {log:q} 2>&1"
 
 
 rule dpvae_table1:

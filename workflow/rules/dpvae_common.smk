@@ -5,7 +5,19 @@ import json
 DPVAE = config["dpvae"]
 DPVAE_DATASETS = DPVAE["datasets"]
 DPVAE_REGULARISERS = DPVAE["regularisers"]
-DPVAE_VARIANTS = DPVAE["variants"]
+
+
+def _select_variants():
+    """The objective variants to run: dpvae.run_variants (all of dpvae.variants when null)."""
+    names = DPVAE.get("run_variants") or list(DPVAE["variants"])
+    unknown = [name for name in names if name not in DPVAE["variants"]]
+    if unknown:
+        raise WorkflowError(f"dpvae.run_variants names undefined variants {unknown}; "
+                            f"dpvae.variants defines {list(DPVAE['variants'])}")
+    return {name: DPVAE["variants"][name] for name in names}
+
+
+DPVAE_VARIANTS = _select_variants()
 DPVAE_IMAGE_DATASETS = [d for d in DPVAE_DATASETS if d != "moons"]
 # fetch_images serves both studies.
 FETCHED_DATASETS = list(dict.fromkeys(IMAGE_DATASETS + DPVAE_IMAGE_DATASETS))
@@ -45,11 +57,6 @@ def dpvae_stack_path(variant, dataset, regulariser, prior):
     """The manifest the stack job of (variant, dataset, regulariser, prior) writes last: every seed's run is
     complete."""
     return f"results/dpvae/{variant}/{dataset}/{regulariser}/{prior}/stack.json"
-
-
-def dpvae_stack_manifest(wildcards):
-    """The stack manifest a per-run rule needs (the run's files are written by its stack's job)."""
-    return dpvae_stack_path(wildcards.variant, wildcards.dataset, wildcards.regulariser, wildcards.prior)
 
 
 def dpvae_run_dirs(wildcards):
@@ -94,10 +101,11 @@ def dpvae_classifier_input(wildcards):
 
 
 def dpvae_evaluation_args(wildcards, input):
+    """``--eval-*`` flags of dpvae-train: dpvae.evaluation, and the trained classifier as the FID extractor."""
     options = dict(DPVAE["evaluation"])
     if "classifier" in input.keys():
         options["fid_weights"] = input.classifier
-    return cli_flags(options)
+    return render_flags(options, prefix="eval")
 
 
 def dpvae_figure_files(datasets, ext, variants=None):

@@ -6,11 +6,17 @@
 #             histogram KL, read from the grid's metrics.csv); reported = the authors' fixed ablation betas per
 #             dataset (toy.reported_betas / toy.reported_vae_betas), with no grid search behind them
 #   baseline  Table 4: S-IntroVAE + standard Gaussian at Daniel & Tamar's reported betas, closed-form / MC KL
+#
+# Each job then evaluates its runs in the same process (`--metrics`: one metrics.csv row per run, and samples.npz
+# with the samples / densities that the figures draw, written beside runs.pt): a separate evaluation job spent most
+# of its time importing torch. `vaepriors toy-evaluate` re-evaluates a runs.pt on its own.
 
 
 rule toy_train_grid:
     output:
         runs="results/toy/{dataset}/grid/{configuration}/runs.pt",
+        metrics="results/toy/{dataset}/grid/{configuration}/metrics.csv",
+        samples="results/toy/{dataset}/grid/{configuration}/samples.npz",
     log:
         "results/logs/toy_train_grid/{dataset}/{configuration}.log",
     benchmark:
@@ -30,10 +36,12 @@ rule toy_train_grid:
         training=training_args,
         grid=grid_args,
         seeds=grid_seed_args,
+        evaluation=evaluation_args,
     shell:
         "vaepriors toy-train --dataset {wildcards.dataset} --configuration {wildcards.configuration}"
         " {params.model} {params.training} {params.grid} --seeds {params.seeds}"
-        " {params.capture} --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
+        " {params.capture} --device auto --threads {threads} --out {output.runs:q}"
+        " --metrics {output.metrics:q} --samples {output.samples:q} {params.evaluation} > {log:q} 2>&1"
 
 
 rule toy_train_seeds:
@@ -41,6 +49,8 @@ rule toy_train_seeds:
         unpack(seed_training_input),
     output:
         runs="results/toy/{dataset}/seeds/{configuration}/runs.pt",
+        metrics="results/toy/{dataset}/seeds/{configuration}/metrics.csv",
+        samples="results/toy/{dataset}/seeds/{configuration}/samples.npz",
     log:
         "results/logs/toy_train_seeds/{dataset}/{configuration}.log",
     benchmark:
@@ -60,15 +70,19 @@ rule toy_train_seeds:
         training=training_args,
         betas=seed_betas_args,
         seeds=seed_args,
+        evaluation=evaluation_args,
     shell:
         "vaepriors toy-train --dataset {wildcards.dataset} --configuration {wildcards.configuration}"
         " {params.model} {params.training} {params.betas} --seeds {params.seeds}"
-        " {params.capture} --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
+        " {params.capture} --device auto --threads {threads} --out {output.runs:q}"
+        " --metrics {output.metrics:q} --samples {output.samples:q} {params.evaluation} > {log:q} 2>&1"
 
 
 rule toy_train_baseline:
     output:
         runs="results/toy/{dataset}/baseline/baseline_{kl}/runs.pt",
+        metrics="results/toy/{dataset}/baseline/baseline_{kl}/metrics.csv",
+        samples="results/toy/{dataset}/baseline/baseline_{kl}/samples.npz",
     log:
         "results/logs/toy_train_baseline/{dataset}/baseline_{kl}.log",
     benchmark:
@@ -86,7 +100,9 @@ rule toy_train_baseline:
         training=baseline_training_args,
         betas=reported_betas_args,
         seeds=seed_args,
+        evaluation=evaluation_args,
     shell:
         "vaepriors toy-train --dataset {wildcards.dataset} --configuration baseline_{wildcards.kl}"
         " {params.model} {params.training} --betas {params.betas} --seeds {params.seeds}"
-        " {params.capture} --device auto --threads {threads} --out {output.runs:q} > {log:q} 2>&1"
+        " {params.capture} --device auto --threads {threads} --out {output.runs:q}"
+        " --metrics {output.metrics:q} --samples {output.samples:q} {params.evaluation} > {log:q} 2>&1"

@@ -54,12 +54,16 @@ def capture_requested(args, device) -> bool:
     return args.capture and device.type == "cuda"
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class, exclude: tuple[str, ...] = ()) -> None:
-    """One ``--flag`` per field of a typed config dataclass (bools as --x/--no-x, tuples as lists)."""
+def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class, exclude: tuple[str, ...] = (),
+                            prefix: str = "") -> None:
+    """One ``--flag`` per field of a typed config dataclass (bools as --x/--no-x, tuples as lists). ``prefix``
+    names the flags ``--<prefix>-<field>`` (dest ``<prefix>_<field>``), so that two dataclasses with a field of the
+    same name (a training and an evaluation ``mc_samples``) share one command line."""
     for field in dataclasses.fields(config_class):
         if field.name in exclude:
             continue
-        flag = "--" + field.name.replace("_", "-")
+        dest = _prefixed(prefix, field.name)
+        flag = "--" + dest.replace("_", "-")
         default = field.default
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
@@ -77,16 +81,21 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class, exclu
             parser.add_argument(flag, type=type(default), default=default)
 
 
-def render_flags(options: dict) -> str:
+def _prefixed(prefix: str, name: str) -> str:
+    return f"{prefix}_{name}" if prefix else name
+
+
+def render_flags(options: dict, prefix: str = "") -> str:
     """The inverse of ``add_dataclass_arguments``: option names and values as one shell-quoted flag string, keys
     sorted (the workflow renders its ``params`` with it, so reordering config.yaml re-runs nothing). True is
     ``--x``, False ``--no-x``, a list several values, None is left out. Imports no torch: rules call it at parse
     time."""
     tokens = []
     for key in sorted(options):
-        value, flag = options[key], "--" + key.replace("_", "-")
+        name = _prefixed(prefix, key).replace("_", "-")
+        value, flag = options[key], "--" + name
         if isinstance(value, bool):
-            tokens.append(flag if value else "--no-" + key.replace("_", "-"))
+            tokens.append(flag if value else "--no-" + name)
         elif isinstance(value, (list, tuple)):
             tokens += [flag, *map(str, value)]
         elif value is not None:
@@ -94,11 +103,12 @@ def render_flags(options: dict) -> str:
     return " ".join(shlex.quote(token) for token in tokens)
 
 
-def dataclass_from_arguments(config_class, args: argparse.Namespace, **values):
+def dataclass_from_arguments(config_class, args: argparse.Namespace, prefix: str = "", **values):
     """Build ``config_class`` from the parsed flags of ``add_dataclass_arguments`` (``values`` take precedence)."""
     for field in dataclasses.fields(config_class):
-        if field.name not in values and hasattr(args, field.name):
-            value = getattr(args, field.name)
+        dest = _prefixed(prefix, field.name)
+        if field.name not in values and hasattr(args, dest):
+            value = getattr(args, dest)
             values[field.name] = tuple(value) if isinstance(value, list) else value
     return config_class(**values)
 

@@ -26,11 +26,21 @@ def dpvae_train(args) -> None:
     from vaepriors.studies.dpvae.config import DpVAEConfig, DpVAEStackConfig
     from vaepriors.studies.dpvae.trainer import run_dpvae
 
+    evaluations = (args.eval_jsons or [], args.eval_npzs or [])
+    if any(len(files) not in (0, len(args.seeds)) for files in evaluations) or len(set(map(len, evaluations))) > 1:
+        raise SystemExit("dpvae-train: --eval-jsons and --eval-npzs need one file each per seed, or neither")
     device = setup(args)
     stack = DpVAEStackConfig.product(dataclass_from_arguments(DpVAEConfig, args, seed=args.seeds[0]), args.seeds)
     data = _data(stack.base.dataset, args.data, args.data_seed)
     train = data.train if stack.base.dataset == MOONS else data.train_images
     run_dpvae(stack, train, args.run_dirs, args.checkpoint, device)
+    if args.eval_jsons:
+        # In the training process: a separate evaluation job per run spent most of its time importing torch.
+        from vaepriors.studies.dpvae.evaluate import DpVAEEvalConfig, evaluate_dpvae, write_dpvae_evaluation
+
+        config = dataclass_from_arguments(DpVAEEvalConfig, args, prefix="eval")
+        for run_dir, out_json, out_npz in zip(args.run_dirs, *evaluations):
+            write_dpvae_evaluation(*evaluate_dpvae(f"{run_dir}/final.pt", data, config, device), out_json, out_npz)
     if args.manifest:
         write_manifest(args.manifest, [{"seed": seed} for seed in stack.seeds], args.run_dirs,
                        dataset=stack.base.dataset, regulariser=stack.base.regulariser, prior=stack.base.prior)
@@ -70,11 +80,16 @@ def add_dpvae_commands(sub) -> None:
     p.add_argument("--run-dirs", nargs="+", required=True, help="one output directory per seed, in --seeds order")
     p.add_argument("--checkpoint", required=True, help="the stack's resumable state while it trains")
     p.add_argument("--manifest", help="written last: the stack's runs, their directories and statuses (JSON)")
+    p.add_argument("--eval-jsons", nargs="+", help="then evaluate every run as dpvae-evaluate does: its record, one "
+                                                   "per seed (with --eval-npzs and the --eval-* settings)")
+    p.add_argument("--eval-npzs", nargs="+", help="every run's figure arrays, one per seed")
     add_dataclass_arguments(p, DpVAEConfig, exclude=("seed",))
+    add_dataclass_arguments(p, DpVAEEvalConfig, prefix="eval")
     add_runtime(p)
     p.set_defaults(handler=dpvae_train)
 
-    p = sub.add_parser("dpvae-evaluate", help="FID, low-posterior FID, sKL, IS-NLL, leakage and figure arrays")
+    p = sub.add_parser("dpvae-evaluate", help="FID, low-posterior FID, sKL, IS-NLL, leakage and figure arrays of one "
+                                              "run (dpvae-train --eval-jsons does the same after training)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data")
     p.add_argument("--data-seed", type=int, default=0)

@@ -39,6 +39,8 @@ def toy_train(args) -> None:
     from vaepriors.studies.toy2d.selection import grid_optimum
     from vaepriors.studies.toy2d.trainer import ToyTrainer, save_runs
 
+    if (args.metrics is None) != (args.samples is None):
+        raise SystemExit("toy-train: --metrics and --samples go together (the evaluation writes both)")
     device = setup(args)
     optimum = grid_optimum(args.optimum_from) if args.optimum_from else None
     config = dataclass_from_arguments(ToyTrainConfig, args, runs=_runs(args, optimum))
@@ -51,21 +53,28 @@ def toy_train(args) -> None:
         trainer.mark_diverged(optimum.unselectable)
     save_runs(trainer.train(log_every=args.log_every, checkpoint=checkpoint), args.out)
     checkpoint.unlink(missing_ok=True)
+    if args.metrics:
+        # In the training process: a separate evaluation job spent most of its time importing torch.
+        _evaluate(args.out, args.metrics, args.samples, dataclass_from_arguments(ToyEvalConfig, args, prefix="eval"),
+                  device)
 
 
-def toy_evaluate(args) -> None:
+def _evaluate(runs, metrics, samples, config: ToyEvalConfig, device) -> None:
+    """Every run of a runs file: one metrics row per run, and the figures' samples and densities."""
     import numpy as np
     import pandas as pd
 
     from vaepriors.studies.toy2d.evaluate import ToyEvaluator
     from vaepriors.studies.toy2d.trainer import load_runs
 
-    device = setup(args)
-    config = dataclass_from_arguments(ToyEvalConfig, args)
-    rows, samples = ToyEvaluator(load_runs(args.runs, device), config).evaluate()
-    Path(args.metrics).parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(args.metrics, index=False)
-    np.savez_compressed(args.samples, **samples)
+    rows, arrays = ToyEvaluator(load_runs(runs, device), config).evaluate()
+    Path(metrics).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(metrics, index=False)
+    np.savez_compressed(samples, **arrays)
+
+
+def toy_evaluate(args) -> None:
+    _evaluate(args.runs, args.metrics, args.samples, dataclass_from_arguments(ToyEvalConfig, args), setup(args))
 
 
 def _table(args) -> None:
@@ -101,13 +110,18 @@ def add_toy_train(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--log-every", type=int, default=500,
                    help="iterations between history rows and checkpoints (OUT.checkpoint; a restart resumes there)")
+    p.add_argument("--metrics", help="then evaluate the runs as toy-evaluate does: metrics CSV (with --samples and "
+                                     "the --eval-* settings)")
+    p.add_argument("--samples", help="the evaluation's figure samples (.npz)")
+    add_dataclass_arguments(p, ToyEvalConfig, prefix="eval")
     add_capture(p)
     add_runtime(p)
     p.set_defaults(handler=toy_train)
 
 
 def add_toy_evaluate(sub) -> None:
-    p = sub.add_parser("toy-evaluate", help="2D metrics (paper-compatible and corrected) and figure samples")
+    p = sub.add_parser("toy-evaluate", help="2D metrics (paper-compatible and corrected) and figure samples of a "
+                                            "runs file (toy-train --metrics does the same after training)")
     p.add_argument("--runs", required=True)
     p.add_argument("--metrics", required=True)
     p.add_argument("--samples", required=True)
