@@ -6,6 +6,7 @@
 # make paper     the whole pipeline at paper scale (config.yaml); GPU jobs one at a time
 # make lint      snakemake --lint
 # make dry-run   plan the paper-scale and the reduced DAG without running anything
+# make readme-figure  after `make reduced`: its Figure 3 becomes the README's picture (docs/images/figure3-reduced.png)
 SHELL := /bin/bash
 VENV := .venv
 SNAKEMAKE := $(VENV)/bin/snakemake
@@ -15,7 +16,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 SMK_ARGS ?=
 PAPER_ARGS ?= --cores all --resources gpu=1
 
-.PHONY: install test reduced paper lint dry-run
+.PHONY: install test reduced paper lint dry-run readme-figure
 
 install: $(STAMP) $(FASHION_MNIST)
 
@@ -46,3 +47,6 @@ lint: install
 dry-run: install
 	$(SNAKEMAKE) all --dry-run --quiet
 	$(SNAKEMAKE) all --dry-run --quiet --configfile config/reduced.yaml
+
+readme-figure: results/figures/figure3.png
+	mkdir -p docs/images && cp results/figures/figure3.png docs/images/figure3-reduced.png
