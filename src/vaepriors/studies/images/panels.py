@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from torchvision.utils import make_grid
 
 from vaepriors.core.reporting.figures import save_figure
 from vaepriors.studies.images.inputs import ImageLatents, PathLike, load_latents
@@ -50,6 +49,9 @@ def framed(images: np.ndarray | torch.Tensor, flagged: np.ndarray, width: int = 
 
 def grid_image(images: torch.Tensor, nrow: int) -> np.ndarray:
     """(n, 3, H, W) in [0, 1] -> one (rows, cols, 3) array for imshow, images separated by white lines."""
+    # torchvision's import pulls in its models and torch._dynamo (seconds): only the figures with image grids pay it
+    from torchvision.utils import make_grid
+
     return make_grid(images, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0).numpy()
 
 
