@@ -6,7 +6,8 @@
 # make paper     the whole pipeline at paper scale (config.yaml); GPU jobs one at a time
 # make lint      snakemake --lint
 # make dry-run   plan the paper-scale and the reduced DAG without running anything
-# make readme-figure  after `make reduced`: its Figure 3 becomes the README's picture (docs/images/figure3-reduced.png)
+# make readme-picture  after `make reduced`: the first screen of its report page becomes the README's picture
+#                (docs/images/report-first-screen.png; needs chromium, Debian's `chromium` package)
 SHELL := /bin/bash
 VENV := .venv
 SNAKEMAKE := $(VENV)/bin/snakemake
@@ -16,7 +17,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 SMK_ARGS ?=
 PAPER_ARGS ?= --cores all --resources gpu=1
 
-.PHONY: install test reduced paper lint dry-run readme-figure
+.PHONY: install test reduced paper lint dry-run readme-picture
 
 install: $(STAMP) $(FASHION_MNIST)
 
@@ -48,5 +49,7 @@ dry-run: install
 	$(SNAKEMAKE) all --dry-run --quiet
 	$(SNAKEMAKE) all --dry-run --quiet --configfile config/reduced.yaml
 
-readme-figure: results/figures/figure3.png
-	mkdir -p docs/images && cp results/figures/figure3.png docs/images/figure3-reduced.png
+readme-picture: results/report.html
+	mkdir -p docs/images
+	chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1000 \
+	  --screenshot=docs/images/report-first-screen.png file://$(CURDIR)/results/report.html
