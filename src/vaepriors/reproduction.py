@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime
 import subprocess
+from pathlib import Path
 
 
-def _scales(pairs: list[str]) -> dict[str, str]:
+def parse_scales(pairs: list[str]) -> dict[str, str]:
     """``study=description`` -> {study: description}; "paper" means the paper's scale."""
     scales = {}
     for pair in pairs:
@@ -27,7 +28,7 @@ def build_cells_and_claims(args) -> tuple:
     from vaepriors.studies.images import scorecard as images
     from vaepriors.studies.toy2d import scorecard as toy2d
 
-    scales = _scales(args.scale)
+    scales = parse_scales(args.scale)
     readers = [
         (toy2d, args.toy_table1, lambda path, scale: toy2d.table1_cells(path, scale)),
         (toy2d, args.toy_table3, lambda path, scale: toy2d.table3_cells(path, scale)),
@@ -49,13 +50,16 @@ def build_cells_and_claims(args) -> tuple:
     return cells, judge_claims(claims, cells)
 
 
-def _commit() -> str:
-    """The checkout's commit (with "+ changes" when the tree is dirty), or "unknown" outside a git checkout."""
+def code_commit() -> str:
+    """The commit of the code that ran (the checkout holding this package, with "+ uncommitted changes" when its tree
+    is dirty), or "unknown" for a package installed outside a git checkout. Asked of the package's folder, not of the
+    working directory: a workflow often runs in a results folder elsewhere."""
+    here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                                timeout=10).stdout.strip()
+                                timeout=10, cwd=here).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+                               text=True, timeout=10, cwd=here).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + (" + uncommitted changes" if dirty else "")
@@ -65,7 +69,7 @@ def reproduction_scorecard(args) -> None:
     from vaepriors.core.reporting.scorecard import write_scorecard
 
     cells, claims = build_cells_and_claims(args)
-    provenance = "; ".join(filter(None, (args.provenance, f"commit {_commit()}",
+    provenance = "; ".join(filter(None, (args.provenance, f"commit {code_commit()}",
                                          f"generated {datetime.date.today().isoformat()}")))
     write_scorecard(cells, claims, args.out_dir, provenance)
 

@@ -152,6 +152,7 @@ def table4(metrics_paths: Paths) -> BuiltTable:
     caption = ("S-IntroVAE baseline under the standard Gaussian prior (paper Table 4). ``reported'': Daniel \\& "
                "Tamar (2021); ``official repr.'': the paper's run of the official code (paper values only); "
                "repr.: Daniel \\& Tamar's betas (our \\texttt{baseline\\_closed}, \\texttt{baseline\\_mc}); "
-               "replicated: our grid optimum (\\texttt{sintro\\_sg}); (c)/(s): closed-form/sampled KL. "
+               "replicated: our \\texttt{sintro\\_sg} seeds, at our grid optimum (toy.selection: grid) or at "
+               "Daniel \\& Tamar's betas (reported: then a second run of repr. (s)); (c)/(s): closed-form/sampled KL. "
                + _METRICS_NOTE + " " + grid_note)
     return BuiltTable(long, display_frame(long, TABLE4_LABELS), caption)
