@@ -26,20 +26,20 @@ def dpvae_train(args) -> None:
     from vaepriors.studies.dpvae.config import DpVAEConfig, DpVAEStackConfig
     from vaepriors.studies.dpvae.trainer import run_dpvae
 
-    evaluations = (args.eval_jsons or [], args.eval_npzs or [])
-    if any(len(files) not in (0, len(args.seeds)) for files in evaluations) or len(set(map(len, evaluations))) > 1:
+    jsons, npzs = args.eval_jsons or [], args.eval_npzs or []
+    if len(jsons) != len(npzs) or len(jsons) not in (0, len(args.seeds)):
         raise SystemExit("dpvae-train: --eval-jsons and --eval-npzs need one file each per seed, or neither")
     device = setup(args)
     stack = DpVAEStackConfig.product(dataclass_from_arguments(DpVAEConfig, args, seed=args.seeds[0]), args.seeds)
     data = _data(stack.base.dataset, args.data, args.data_seed)
     train = data.train if stack.base.dataset == MOONS else data.train_images
     run_dpvae(stack, train, args.run_dirs, args.checkpoint, device)
-    if args.eval_jsons:
+    if jsons:
         # In the training process: a separate evaluation job per run spent most of its time importing torch.
         from vaepriors.studies.dpvae.evaluate import DpVAEEvalConfig, evaluate_dpvae, write_dpvae_evaluation
 
         config = dataclass_from_arguments(DpVAEEvalConfig, args, prefix="eval")
-        for run_dir, out_json, out_npz in zip(args.run_dirs, *evaluations):
+        for run_dir, out_json, out_npz in zip(args.run_dirs, jsons, npzs):
             write_dpvae_evaluation(*evaluate_dpvae(f"{run_dir}/final.pt", data, config, device), out_json, out_npz)
     if args.manifest:
         write_manifest(args.manifest, [{"seed": seed} for seed in stack.seeds], args.run_dirs,
