@@ -160,7 +160,7 @@ def test_inactive_samples_are_those_of_modes_below_one_percent():
 
 def test_frames_are_red_for_flagged_images_and_white_otherwise():
     images = np.full((2, 1, 4, 4), 0.25, dtype=np.float32)
-    out = framed(images, np.array([True, False]), width=2).numpy()
+    out = framed(images, np.array([True, False]), width=2)
     assert out.shape == (2, 3, 8, 8)
     assert out[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0] and out[0, :, 7, 3].tolist() == [1.0, 0.0, 0.0]
     assert out[1, :, 0, 0].tolist() == [1.0, 1.0, 1.0]
@@ -170,7 +170,7 @@ def test_frames_are_red_for_flagged_images_and_white_otherwise():
 def test_originals_and_reconstructions_alternate_by_row():
     originals = np.arange(5, dtype=np.float32).reshape(5, 1, 1, 1) / 10
     reconstructions = originals + 0.5
-    rows = originals_over_reconstructions(originals, reconstructions, nrow=2)[:, 0, 0, 0].numpy()
+    rows = originals_over_reconstructions(originals, reconstructions, nrow=2)[:, 0, 0, 0]
     assert rows.tolist() == pytest.approx([0.0, 0.1, 0.5, 0.6, 0.2, 0.3, 0.7, 0.8])  # the odd 5th image is left out
 
 

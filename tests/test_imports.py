@@ -105,3 +105,29 @@ def test_imports_run_one_way():
 ])
 def test_the_rule_itself(importer, imported, forbidden):
     assert _forbidden(importer, imported) is forbidden
+
+
+# The table, figure, scorecard and report-page jobs (about 25 per workflow) parse their command line and import their
+# handlers' modules without torch, scikit-learn or openTSNE: each of those costs seconds per job on 2 cores.
+REPORT_JOB_WITHOUT_TORCH = """
+import sys
+from vaepriors import cli
+args = cli._parse(["table1", "--metrics", "m.csv", "--out-tex", "t.tex", "--out-csv", "t.csv"])
+assert args.command == "table1"
+import vaepriors.studies.toy2d.figures, vaepriors.studies.toy2d.tables, vaepriors.studies.images.figures
+import vaepriors.studies.images.tables, vaepriors.studies.dpvae.figures, vaepriors.studies.dpvae.tables
+import vaepriors.report_page, vaepriors.reproduction
+print(sorted(name for name in ("torch", "sklearn", "openTSNE", "torchvision") if name in sys.modules))
+"""
+
+
+def test_report_jobs_start_without_torch():
+    from vaepriors import cli
+
+    report_commands = set(cli._parser(training=False)[1].choices)
+    assert {"table1", "table5", "figure3", "figure9", "dpvae-table1", "dpvae-figure1", "reproduction-scorecard",
+            "report-page"} <= report_commands
+    assert not report_commands & {"toy-train", "image-train", "dpvae-train", "image-evaluate"}
+    result = subprocess.run([sys.executable, "-c", REPORT_JOB_WITHOUT_TORCH], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -90,9 +90,9 @@ def render(results, config=CONFIG, scales=SCALES):
 
 
 def test_the_command_is_registered():
-    from vaepriors.cli import STUDY_COMMANDS
+    from vaepriors.cli import REPORT_COMMANDS
 
-    assert report_page.COMMANDS in STUDY_COMMANDS
+    assert report_page.COMMANDS in REPORT_COMMANDS
 
 
 def test_the_page_holds_every_section_with_its_captions(results):

@@ -15,8 +15,6 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-import torch
-
 # What torch.load raises for a damaged or foreign file: an empty file EOFError, a truncated zip RuntimeError, a text
 # file KeyError, a directory OSError; a file needing more than weights_only allows pickle.UnpicklingError.
 _LOAD_ERRORS = (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, OSError, ValueError)
@@ -34,6 +32,8 @@ def load_state_file(path: str | os.PathLike, expected: str, writer: str, keys: I
     than a bare ``KeyError``. RNG states must stay CPU tensors; model and optimiser states are copied to their
     device by ``load_state_dict``.
     """
+    import torch  # here, not at the top: the CLI imports StateFileError before it knows whether it needs torch
+
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from openTSNE import TSNE
 
 TSNE_POINTS: tuple[str, ...] = ("z", "mu")  # which latents of the _latents.npz to embed
 
@@ -27,6 +26,8 @@ def embed_latents(latents: np.ndarray, seed: int, perplexity: float = 30.0, n_jo
     if latents.ndim != 2 or len(latents) < 4:
         raise ValueError(f"need (N >= 4, d) latents, got shape {latents.shape}")
     perplexity = min(perplexity, (len(latents) - 1) / 3)
+    from openTSNE import TSNE  # here: the figures read embeddings (load_tsne) without openTSNE and scikit-learn
+
     tsne = TSNE(n_components=2, perplexity=perplexity, initialization="pca", random_state=seed, n_jobs=n_jobs)
     return np.asarray(tsne.fit(latents))
 

@@ -1,4 +1,4 @@
-"""Sub-commands of the dpVAE family: training, evaluation, Table 1 and Figures 1, 3, 4, 5, 6, 8."""
+"""Sub-commands of the dpVAE family that train and evaluate (its Table 1 and figures: ``report_cli``)."""
 
 from __future__ import annotations
 
@@ -55,19 +55,6 @@ def dpvae_evaluate(args) -> None:
     write_dpvae_evaluation(*evaluate_dpvae(args.snapshot, data, config, device), args.out_json, args.out_npz)
 
 
-def dpvae_table1(args) -> None:
-    from vaepriors.studies.dpvae.tables import dpvae_table1 as table
-
-    table.write(args.evaluations, args.out_tex, args.out_csv)
-
-
-def dpvae_figure(args) -> None:
-    """Every dpVAE figure: the parser's ``draw`` names its plot and how the inputs reach it."""
-    from vaepriors.studies.dpvae import figures
-
-    args.draw(figures, args)
-
-
 def add_dpvae_commands(sub) -> None:
     from vaepriors.studies.dpvae.evaluation_config import DpVAEEvalConfig
     from vaepriors.studies.dpvae.config import DpVAEConfig
@@ -99,25 +86,6 @@ def add_dpvae_commands(sub) -> None:
     add_dataclass_arguments(p, DpVAEEvalConfig)
     add_runtime(p)
     p.set_defaults(handler=dpvae_evaluate)
-
-    p = sub.add_parser("dpvae-table1", help="dpVAE Table 1 (LaTeX and CSV) beside the paper's values")
-    p.add_argument("--evaluations", nargs="+", required=True)
-    p.add_argument("--out-tex", required=True)
-    p.add_argument("--out-csv", required=True)
-    p.set_defaults(handler=dpvae_table1)
-    for number in (1, 6):
-        p = sub.add_parser(f"dpvae-figure{number}", help=f"dpVAE Figure {number}: standard vs decoupled prior")
-        p.add_argument("--standard", required=True, help="evaluation .npz of the standard-prior run")
-        p.add_argument("--decoupled", required=True, help="evaluation .npz of the decoupled-prior run")
-        p.add_argument("--out", required=True)
-        p.set_defaults(handler=dpvae_figure, draw=lambda figures, args, n=number: getattr(
-            figures, f"plot_figure{n}")(args.standard, args.decoupled, args.out))
-    for number in (3, 4, 5, 8):
-        p = sub.add_parser(f"dpvae-figure{number}", help=f"dpVAE Figure {number} from evaluation .npz files")
-        p.add_argument("--artifacts", nargs="+", required=True, help="one .npz for Figure 8 (a traversal)")
-        p.add_argument("--out", required=True)
-        p.set_defaults(handler=dpvae_figure, draw=lambda figures, args, n=number: getattr(
-            figures, f"plot_figure{n}")(args.artifacts[0] if n == 8 else args.artifacts, args.out))
 
 
 # This study's sub-commands: each adds its parsers (with their handlers) to the ``vaepriors`` command line.

@@ -24,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import seaborn as sns
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from torchvision.utils import make_grid
 
 from vaepriors.core.reporting.figures import save_figure
+from vaepriors.core.reporting.image_grid import image_grid
 from vaepriors.studies.dpvae.paper_values import DATASET_NAMES, MODEL_NAMES, PRIORS, REGULARISERS
 from vaepriors.core.reporting.ordering import paper_rank
 from vaepriors.studies.dpvae.tables import DATASET_ORDER, model_name
@@ -87,8 +86,7 @@ def _image_grid(images: np.ndarray, nrow: int) -> np.ndarray:
     """uint8 (N, C, H, W) -> one (H', W', 3) float image in [0, 1] (torchvision's make_grid, white padding)."""
     if images.ndim != 4:
         raise ValueError(f"expected image arrays (N, C, H, W), got shape {images.shape}: an image data set's run")
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0
-    return make_grid(tensor, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0).numpy()
+    return image_grid(np.asarray(images, dtype=np.float32) / 255.0, nrow)
 
 
 def _show(ax: Axes, images: np.ndarray, nrow: int, title: str = "") -> None:

@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from vaepriors.core.reporting.figures import save_figure
+from vaepriors.core.reporting.image_grid import image_grid
 from vaepriors.studies.images.overfit_encoder import CONFIGURATIONS, PANEL_KINDS, panel_key
-from vaepriors.studies.images.panels import as_rgb, grid_image
+from vaepriors.studies.images.panels import as_rgb
 
 PathLike = str | Path
 METRICS: dict[str, str] = {"rec": "REC", "kl": "KL", "nelbo": "NELBO"}
@@ -59,8 +59,8 @@ def image_column(panels: Mapping[str, np.ndarray], configuration: str, beta_neg:
     """The four strips (PANEL_KINDS) of one run stacked, each padded with white to the longest: (rows, cols, 3)."""
     strips = [as_rgb(panels[panel_key(configuration, beta_neg, kind)]) for kind in PANEL_KINDS]
     width = max(len(strip) for strip in strips)
-    padded = [torch.cat([s, torch.ones(width - len(s), *s.shape[1:])]) for s in strips]
-    return grid_image(torch.cat(padded), nrow=width)
+    padded = [np.concatenate([s, np.ones((width - len(s), *s.shape[1:]), dtype=s.dtype)]) for s in strips]
+    return image_grid(np.concatenate(padded), nrow=width)
 
 
 def _image_axis(ax: Axes, image: np.ndarray) -> None:

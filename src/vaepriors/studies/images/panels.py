@@ -7,11 +7,11 @@ it supports no real data, so what it generates is unconstrained. Samples drawn f
 from __future__ import annotations
 
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from vaepriors.core.reporting.figures import save_figure
+from vaepriors.core.reporting.image_grid import image_grid
 from vaepriors.studies.images.inputs import ImageLatents, PathLike, load_latents
 
 INACTIVE_RESPONSIBILITY = 1e-2
@@ -31,37 +31,29 @@ def inactive_samples(mean_responsibility: np.ndarray, sample_component: np.ndarr
     return inactive_modes(mean_responsibility, threshold)[np.asarray(sample_component, dtype=np.int64)]
 
 
-def as_rgb(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(n, C, H, W) with C in {1, 3} -> float (n, 3, H, W) clamped to [0, 1]."""
-    images = torch.as_tensor(np.asarray(images), dtype=torch.float32).clamp(0.0, 1.0)
-    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+def as_rgb(images: np.ndarray) -> np.ndarray:
+    """(n, C, H, W) with C in {1, 3} -> float32 (n, 3, H, W) clipped to [0, 1]."""
+    images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
+    return np.repeat(images, 3, axis=1) if images.shape[1] == 1 else images
 
 
-def framed(images: np.ndarray | torch.Tensor, flagged: np.ndarray, width: int = FRAME_WIDTH) -> torch.Tensor:
+def framed(images: np.ndarray, flagged: np.ndarray, width: int = FRAME_WIDTH) -> np.ndarray:
     """(n, 3, H + 2w, W + 2w): each image inside a border, red where flagged and white elsewhere."""
     rgb = as_rgb(images)
     n, _, h, w = rgb.shape
-    colours = torch.tensor([_RED if flag else _WHITE for flag in np.asarray(flagged, dtype=bool)])
-    out = colours.view(n, 3, 1, 1).expand(n, 3, h + 2 * width, w + 2 * width).clone()
+    colours = np.array([_RED if flag else _WHITE for flag in np.asarray(flagged, dtype=bool)], dtype=np.float32)
+    out = np.broadcast_to(colours.reshape(n, 3, 1, 1), (n, 3, h + 2 * width, w + 2 * width)).copy()
     out[:, :, width:width + h, width:width + w] = rgb
     return out
 
 
-def grid_image(images: torch.Tensor, nrow: int) -> np.ndarray:
-    """(n, 3, H, W) in [0, 1] -> one (rows, cols, 3) array for imshow, images separated by white lines."""
-    # torchvision's import pulls in its models and torch._dynamo (seconds): only the figures with image grids pay it
-    from torchvision.utils import make_grid
-
-    return make_grid(images, nrow=nrow, padding=1, pad_value=1.0).permute(1, 2, 0).numpy()
-
-
-def originals_over_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, nrow: int) -> torch.Tensor:
+def originals_over_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, nrow: int) -> np.ndarray:
     """Alternating rows: nrow originals, then their nrow reconstructions (whole rows only)."""
     count = min(len(originals), len(reconstructions)) // nrow * nrow
     if count == 0:
         raise ValueError(f"need at least nrow={nrow} originals and reconstructions")
-    pairs = torch.stack([as_rgb(originals[:count]), as_rgb(reconstructions[:count])], dim=1)  # (count, 2, 3, H, W)
-    rows = pairs.view(count // nrow, nrow, 2, *pairs.shape[2:]).transpose(1, 2)  # (rows, 2, nrow, 3, H, W)
+    pairs = np.stack([as_rgb(originals[:count]), as_rgb(reconstructions[:count])], axis=1)  # (count, 2, 3, H, W)
+    rows = pairs.reshape(count // nrow, nrow, 2, *pairs.shape[2:]).swapaxes(1, 2)  # (rows, 2, nrow, 3, H, W)
     return rows.reshape(-1, *pairs.shape[2:])
 
 
@@ -94,7 +86,7 @@ def samples_panel(ax: Axes, latents: ImageLatents, nrow: int, max_images: int, h
     """The first max_images prior samples as a grid, those from inactive modes framed red."""
     flagged = inactive_samples(latents.mean_responsibility, latents.sample_component[:max_images])
     title = samples_title(latents.mean_responsibility, flagged)
-    show_image(ax, grid_image(framed(latents.samples[:max_images], flagged), nrow),
+    show_image(ax, image_grid(framed(latents.samples[:max_images], flagged), nrow),
                f"{heading}\n{title}" if heading else title)
 
 
@@ -107,5 +99,5 @@ def plot_sample_grid(latents_npz: PathLike, out: PathLike, nrow: int = 8, max_im
     pair_row = min(nrow, len(latents.originals))
     half = max(max_images // 2, pair_row)  # as many images in all as the samples panel
     pairs = originals_over_reconstructions(latents.originals[:half], latents.reconstructions[:half], pair_row)
-    show_image(pairs_ax, grid_image(pairs, pair_row), "originals (odd rows) over reconstructions (even rows)")
+    show_image(pairs_ax, image_grid(pairs, pair_row), "originals (odd rows) over reconstructions (even rows)")
     return save_figure(fig, out)

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import seaborn as sns
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from vaepriors.core.priors.soft_clip import retained_fraction, soft_clip
 from vaepriors.core.reporting.figures import save_figure
 from vaepriors.core.reporting.ordering import paper_order
 from vaepriors.studies.toy2d.paper_values import DATASET_NAMES, DATASETS, FIGURE3_CONFIGURATIONS
@@ -96,6 +94,11 @@ def plot_figure3(samples_paths: Iterable[str | Path], out_path: str | Path) -> F
 
 def _clip_panel(ax: Axes, a: float, b: float, k: float) -> None:
     """f_c over [a - w/2, b + w/2] (the package's soft clip, beta = k/(b - a)) with the identity and the bounds."""
+    # the prior's own soft clip draws the figure; torch loads here so that Figure 3's job runs without it
+    import torch
+
+    from vaepriors.core.priors.soft_clip import retained_fraction, soft_clip
+
     width = b - a
     x = np.linspace(a - width / 2, b + width / 2, 400)
     clipped = soft_clip(torch.from_numpy(x), torch.tensor(a), torch.tensor(b), k).numpy()
