@@ -1,6 +1,6 @@
 # make install   .venv with the package, Snakemake and pytest (re-runs pip only when pyproject.toml changes),
 #                and Debian's dataset-fashion-mnist (the offline Fashion-MNIST of the reduced image study)
-# make test      the test suite (what .ci/run runs)
+# make test      the test suite on two workers (what .ci/run runs; TEST_WORKERS=1 for one)
 # make reduced   the whole pipeline at reduced scale on 2 CPU cores, offline (config/reduced.yaml); open
 #                results/report.html, the one page with everything (it prints its address)
 # make paper     the whole pipeline at paper scale (config.yaml); GPU jobs one at a time
@@ -31,8 +31,12 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[workflow,test]'
 	touch $@
 
+# Two pytest-xdist workers: the tiny workflow run (Snakemake jobs, two at a time) and the SLURM run wait on
+# subprocesses for most of their minutes; the other worker runs the rest meanwhile (tests/conftest.py orders them).
+TEST_WORKERS ?= 2
+
 test: install
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 reduced: install
 	$(SNAKEMAKE) all --cores 2 --configfile config/reduced.yaml $(SMK_ARGS)

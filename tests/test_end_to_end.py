@@ -75,7 +75,7 @@ def test_tiny_workflow_end_to_end(tmp_path):
     check_outputs(tmp_path, DPVAE_TABLES + DPVAE_MOONS_FIGURES)
     dpvae_table = (tmp_path / "results/tables/dpvae_table1.csv").read_text()
     assert "factor" in dpvae_table and "decoupled" in dpvae_table
-    assert "authors" in dpvae_table and "per_sample" in dpvae_table  # both objective variants
+    assert "authors" in dpvae_table  # the objective variant the tiny configuration runs (dpvae.run_variants)
     claims = (tmp_path / "results/reproduction/claims.csv").read_text().splitlines()
     assert len(claims) > 1 and "§5.1, Table 1" in "\n".join(claims)
     assert "not comparable" in (tmp_path / "results/reproduction/scorecard.md").read_text()  # tiny scale

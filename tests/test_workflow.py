@@ -6,15 +6,15 @@ run only plans the jobs.
 """
 
 import re
+import resource
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 
 import pytest
 import yaml
-from conftest import ROOT, snakemake, snakemake_args
+from conftest import ROOT, dry_run_messages, snakemake, snakemake_args
 
 REDUCED = ROOT / "config" / "reduced.yaml"
 
@@ -105,21 +105,33 @@ def reduced_commands(tmp_path_factory):
     return find
 
 
-def test_paper_scale_dag_plans_every_run_quickly(tmp_path):
-    start = time.perf_counter()
-    result = snakemake(tmp_path, "all", "--dry-run", "--quiet", "rules", "reason", "host")
-    elapsed = time.perf_counter() - start
-    assert result.returncode == 0, result.stdout
-    counts = job_counts(result.stdout)
-    assert counts == PAPER_COUNTS
-    assert elapsed < 10, f"the paper-scale dry run took {elapsed:.1f} s"
+def _plan(workdir, layers):
+    """`snakemake all --dry-run --printshellcmds` under `python -X importtime`: (CPU seconds it took, stdout, stderr).
+    CPU time, not wall time: the test machine runs other tests beside it."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake",
+                             *snakemake_args(workdir, "all", "--dry-run", "--printshellcmds", layers=layers)],
+                            cwd=workdir, capture_output=True, text=True, timeout=300)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, result.stdout, result.stderr
 
 
-def test_reduced_dag(tmp_path):
-    result = snakemake(tmp_path, "all", "--dry-run", "--quiet", "rules", "reason", "host", layers=[REDUCED])
-    assert result.returncode == 0, result.stdout
-    counts = job_counts(result.stdout)
-    assert counts == REDUCED_COUNTS
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory):
+    """The whole DAG planned at paper scale and at reduced scale, once for the tests below."""
+    return {"paper": _plan(tmp_path_factory.mktemp("paper"), []),
+            "reduced": _plan(tmp_path_factory.mktemp("reduced"), [REDUCED])}
+
+
+def test_paper_scale_dag_plans_every_run_quickly(plans):
+    seconds, stdout, _ = plans["paper"]
+    assert job_counts(stdout) == PAPER_COUNTS
+    assert seconds < 10, f"the paper-scale dry run took {seconds:.1f} s of CPU"
+
+
+def test_reduced_dag(plans):
+    assert job_counts(plans["reduced"][1]) == REDUCED_COUNTS
 
 
 def test_the_default_profile_prints_a_failed_jobs_log(tmp_path):
@@ -132,17 +144,8 @@ def test_the_default_profile_prints_a_failed_jobs_log(tmp_path):
     assert "Using workflow specific profile" in result.stdout and "profiles/default" in result.stdout
 
 
-def test_parsing_the_workflow_does_not_import_torch(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "snakemake",
-         *snakemake_args(tmp_path, "all", "--dry-run", "--quiet")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    imported = re.findall(r"\|\s*(\S+)\s*$", result.stderr, re.M)
+def test_parsing_the_workflow_does_not_import_torch(plans):
+    imported = re.findall(r"\|\s*(\S+)\s*$", plans["paper"][2], re.M)
     assert imported, "no -X importtime output"
     assert not [m for m in imported if m.split(".")[0] == "torch"]
     # the rules read what the package defines once (Table 1's columns, ...) from its torch-free modules only
@@ -154,84 +157,60 @@ def test_lint(tmp_path):
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        pytest.param(
-            {"toy": {"datasets": ["8Gaussian", "moons"]}}, "'moons' is not one of", id="unknown-dataset"
-        ),
-        pytest.param(
-            {"toy": {"training": {"iterations": -5}}}, "-5 is less than the minimum of 1", id="negative-iterations"
-        ),
-        pytest.param(
-            {"toy": {"training": {"kl": "analytic"}}}, "'analytic' is not one of ['mc', 'closed']", id="unknown-kl"
-        ),
-        pytest.param(
-            {"toy": {"configurations": {"sintro_k": {"model": "sintro", "prior": "vamp"}}}},
-            "'components' is a required property",
-            id="vamp-without-components",
-        ),
-        pytest.param(
-            {"toy": {"configurations": {"baseline_x": {"model": "vae", "prior": "standard_gaussian"}}}},
-            "'baseline_x' should not be valid",
-            id="reserved-configuration-name",
-        ),
-        pytest.param({"toy": {"seeds": []}}, "[] should be non-empty", id="no-seeds"),
-        pytest.param(
-            {"toy": {"run_configurations": ["sintro_sg", "nope"]}},
-            "toy.run_configurations names undefined configurations ['nope']",
-            id="unknown-run-configuration",
-        ),
-        pytest.param(
-            {"toy": {"training": {"warmup": 40000}}},
-            "toy.training.warmup (40000) must lie in (0, toy.training.iterations (30000)]",
-            id="warmup-after-end",
-        ),
-        pytest.param(
-            {"toy": {"reported_betas": {"rings": None}}}, "None is not of type 'object'", id="missing-betas"
-        ),
-        pytest.param({"jobs": {"train": {"runtime": 30}}}, "30 is not of type 'string'", id="runtime-unit"),
-        pytest.param({"dpvae": {"training": {"iterationz": 5}}}, "('iterationz' was unexpected)", id="dpvae-typo"),
-        pytest.param(
-            {"dpvae": {"per_dataset": {"moons": {"iterations": "3000"}}}},
-            "On instance['dpvae']['per_dataset']['moons']['iterations']",
-            id="dpvae-string-for-int",
-        ),
-        pytest.param(
-            {"dpvae": {"regularisers": {"beta_h": {"regulariser_params": {"betaa": 4.0}}}}},
-            "('betaa' was unexpected)",
-            id="dpvae-regulariser-param-typo",
-        ),
-        pytest.param(
-            {"dpvae": {"regularisers": {"factor": {"regulariser_params": {"hidden": "128"}}}}},
-            "On instance['dpvae']['regularisers']['factor']['regulariser_params']['hidden']",
-            id="dpvae-regulariser-param-type",
-        ),
-        pytest.param(
-            {"images": {"figures": {"figure2b": {"configuration": "mog10_ipp"}}}},
-            "images.figures.figure2b.configuration 'mog10_ipp' is not defined in images.configurations, so figure2b "
-            "could not be drawn; use one of the study configurations ['sg', 'mog10', ",
-            id="figure-configuration-typo",
-        ),
-        pytest.param(
-            {"dpvae": {"figures": {"regulariser": "beta_hh"}}},
-            "dpvae.figures.regulariser names ['beta_hh'], which are not keys of dpvae.regularisers; use one of "
-            "['beta_b', ",
-            id="dpvae-figure-regulariser-typo",
-        ),
-        pytest.param(
-            {"dpvae": {"variants": {"authors": {"regulariser_params": {"beta_tcc": {"sampling": "mss"}}}}}},
-            "dpvae.variants.authors.regulariser_params names ['beta_tcc'], which are not keys of dpvae.regularisers",
-            id="dpvae-variant-regulariser-typo",
-        ),
-    ],
-)
-def test_invalid_config_is_rejected_with_a_clear_message(tmp_path, override, message):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(override))
-    result = snakemake(tmp_path, "all", "--dry-run", layers=[bad])
-    assert result.returncode != 0
-    assert message in result.stdout, result.stdout
+# An override layered on config.yaml -> what Snakemake's message for `snakemake all --dry-run` must contain.
+INVALID_CONFIGS = {
+    "unknown-dataset": ({"toy": {"datasets": ["8Gaussian", "moons"]}}, "'moons' is not one of"),
+    "negative-iterations": ({"toy": {"training": {"iterations": -5}}}, "-5 is less than the minimum of 1"),
+    "unknown-kl": ({"toy": {"training": {"kl": "analytic"}}}, "'analytic' is not one of ['mc', 'closed']"),
+    "vamp-without-components": ({"toy": {"configurations": {"sintro_k": {"model": "sintro", "prior": "vamp"}}}},
+        "'components' is a required property"),
+    "reserved-configuration-name": (
+        {"toy": {"configurations": {"baseline_x": {"model": "vae", "prior": "standard_gaussian"}}}},
+        "'baseline_x' should not be valid"),
+    "no-seeds": ({"toy": {"seeds": []}}, "[] should be non-empty"),
+    "unknown-run-configuration": ({"toy": {"run_configurations": ["sintro_sg", "nope"]}},
+        "toy.run_configurations names undefined configurations ['nope']"),
+    "warmup-after-end": ({"toy": {"training": {"warmup": 40000}}},
+        "toy.training.warmup (40000) must lie in (0, toy.training.iterations (30000)]"),
+    "missing-betas": ({"toy": {"reported_betas": {"rings": None}}}, "None is not of type 'object'"),
+    "runtime-unit": ({"jobs": {"train": {"runtime": 30}}}, "30 is not of type 'string'"),
+    "dpvae-typo": ({"dpvae": {"training": {"iterationz": 5}}}, "('iterationz' was unexpected)"),
+    "dpvae-string-for-int": ({"dpvae": {"per_dataset": {"moons": {"iterations": "3000"}}}},
+        "On instance['dpvae']['per_dataset']['moons']['iterations']"),
+    "dpvae-regulariser-param-typo": ({"dpvae": {"regularisers": {"beta_h": {"regulariser_params": {"betaa": 4.0}}}}},
+        "('betaa' was unexpected)"),
+    "dpvae-regulariser-param-type": ({"dpvae": {"regularisers": {"factor": {"regulariser_params": {"hidden": "128"}}}}},
+        "On instance['dpvae']['regularisers']['factor']['regulariser_params']['hidden']"),
+    "figure-configuration-typo": ({"images": {"figures": {"figure2b": {"configuration": "mog10_ipp"}}}},
+        "images.figures.figure2b.configuration 'mog10_ipp' is not defined in images.configurations, so figure2b "
+        "could not be drawn; use one of the study configurations ['sg', 'mog10', "),
+    "dpvae-figure-regulariser-typo": ({"dpvae": {"figures": {"regulariser": "beta_hh"}}},
+        "dpvae.figures.regulariser names ['beta_hh'], which are not keys of dpvae.regularisers; use one of "
+        "['beta_b', "),
+    "dpvae-variant-regulariser-typo": (
+        {"dpvae": {"variants": {"authors": {"regulariser_params": {"beta_tcc": {"sampling": "mss"}}}}}},
+        "dpvae.variants.authors.regulariser_params names ['beta_tcc'], which are not keys of dpvae.regularisers"),
+}
+
+
+@pytest.fixture(scope="module")
+def invalid_config_messages(tmp_path_factory):
+    """What Snakemake prints for each of INVALID_CONFIGS, planned in one process (conftest.dry_run_messages), and for
+    a valid override (the control: the same process plans it)."""
+    return dry_run_messages(tmp_path_factory.mktemp("invalid"),
+                            {"valid": {"toy": {"seeds": [3]}},
+                             **{name: override for name, (override, _) in INVALID_CONFIGS.items()}})
+
+
+def test_the_batched_dry_run_plans_a_valid_config(invalid_config_messages):
+    assert "### planned" in invalid_config_messages["valid"], invalid_config_messages["valid"]
+
+
+@pytest.mark.parametrize("case", INVALID_CONFIGS)
+def test_invalid_config_is_rejected_with_a_clear_message(invalid_config_messages, case):
+    printed = invalid_config_messages[case]
+    assert "### planned" not in printed, f"{case} was not rejected"
+    assert INVALID_CONFIGS[case][1] in printed, printed
 
 
 def test_dpvae_schema_matches_the_package_registries():
@@ -264,17 +243,15 @@ def test_dpvae_schema_matches_the_package_registries():
     assert set(params["beta_tc"]["properties"]["sampling"]["enum"]) == set(SAMPLING)
 
 
-@pytest.mark.parametrize("layers", [[], [REDUCED]], ids=["paper", "reduced"])
-def test_every_planned_command_parses_with_the_package_cli(tmp_path, layers):
+@pytest.mark.parametrize("scale", ["paper", "reduced"])
+def test_every_planned_command_parses_with_the_package_cli(plans, scale):
     """The rules render flags with the package's render_flags and the package parses them with the parsers generated
     from its dataclasses: every planned `vaepriors` command of the whole DAG must parse (booleans as --x / --no-x)."""
     import shlex
 
     from vaepriors.cli import build_parser
 
-    result = snakemake(tmp_path, "all", "--dry-run", "--printshellcmds", layers=layers)
-    assert result.returncode == 0, result.stdout
-    commands = shell_commands(result.stdout)
+    commands = shell_commands(plans[scale][1])
     assert len(commands) > 100
     parser = build_parser()
     for command in commands:
@@ -283,12 +260,17 @@ def test_every_planned_command_parses_with_the_package_cli(tmp_path, layers):
 
 
 def test_unconfigured_wildcards_are_not_planned(tmp_path):
-    for target in ["results/toy/moons/grid/sintro_sg/runs.pt", "results/toy/rings/grid/unknown/runs.pt"]:
-        result = snakemake(tmp_path, target, "--dry-run")
-        assert result.returncode != 0, target
-    # vae_vamp is defined in config.yaml but not run at reduced scale.
-    result = snakemake(tmp_path, "results/toy/rings/grid/vae_vamp/runs.pt", "--dry-run", layers=[REDUCED])
-    assert result.returncode != 0
+    reduced = yaml.safe_load(REDUCED.read_text())
+    targets = {"moons": ["results/toy/moons/grid/sintro_sg/runs.pt"],
+               "unknown-configuration": ["results/toy/rings/grid/unknown/runs.pt"],
+               # vae_vamp is defined in config.yaml but not run at reduced scale
+               "not-run-at-reduced-scale": ["results/toy/rings/grid/vae_vamp/runs.pt"],
+               "control": ["results/toy/rings/grid/vae_vamp/runs.pt"]}
+    printed = dry_run_messages(tmp_path, {"moons": {}, "unknown-configuration": {},
+                                          "not-run-at-reduced-scale": reduced, "control": {}}, targets)
+    assert "### planned" in printed.pop("control")
+    for case, text in printed.items():
+        assert "### planned" not in text and "MissingRuleException" in text, (case, text)
 
 
 def test_grid_commands(reduced_commands):
