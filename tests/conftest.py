@@ -98,6 +98,14 @@ def tiny_config(**overrides) -> ToyTrainConfig:
     return ToyTrainConfig(**values)
 
 
+def run_cli(*args) -> None:
+    """``vaepriors ARGS`` in this process: the uninterrupted run a kill-and-resume test compares with, without another
+    interpreter's seconds of importing torch (the killed and the resumed job run as processes, as on a cluster)."""
+    from vaepriors.cli import main
+
+    main([str(arg) for arg in args])
+
+
 def kill_after_checkpoint(job, checkpoint, position: int, timeout: float = 300) -> int:
     """SIGKILL a training process once its checkpoint has reached ``position`` units; returns the checkpoint's
     position (the job must still be running: a job that ends first fails the test, since it needs more units)."""

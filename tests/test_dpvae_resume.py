@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import torch
 
-from conftest import kill_after_checkpoint
+from conftest import kill_after_checkpoint, run_cli
 
 SEEDS = ["0", "3"]
 TRAIN_FLAGS = ["--dataset", "moons", "--regulariser", "factor", "--regulariser-params", '{"hidden": 16}',
@@ -16,15 +16,19 @@ TRAIN_FLAGS = ["--dataset", "moons", "--regulariser", "factor", "--regulariser-p
                "--threads", "1"]
 
 
-def _train(out, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+def _arguments(out) -> list[str]:
     run_dirs = [str(out / f"seed{seed}") for seed in SEEDS]
-    command = [sys.executable, "-m", "vaepriors", "dpvae-train", *TRAIN_FLAGS, "--run-dirs", *run_dirs,
-               "--checkpoint", str(out / "checkpoint.pt"), "--manifest", str(out / "stack.json")]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    return ["dpvae-train", *TRAIN_FLAGS, "--run-dirs", *run_dirs, "--checkpoint", str(out / "checkpoint.pt"),
+            "--manifest", str(out / "stack.json")]
+
+
+def _train(out, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "vaepriors", *_arguments(out)], stdout=subprocess.DEVNULL,
+                            stderr=stderr, text=True)
 
 
 def test_killed_stack_resumes_to_the_uninterrupted_result(tmp_path):
-    assert _train(tmp_path / "straight").wait(timeout=600) == 0
+    run_cli(*_arguments(tmp_path / "straight"))
 
     job = _train(tmp_path / "killed")
     checkpoint = tmp_path / "killed" / "checkpoint.pt"

@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import torch
 
-from conftest import kill_after_checkpoint
+from conftest import kill_after_checkpoint, run_cli
 
 from vaepriors.core.data.images import ImageData
 
@@ -28,18 +28,20 @@ def _write_data(path) -> None:
     ImageData(images, labels, images[:10], labels[:10], "fmnist", "test", None, {}).save(path)
 
 
+def _train_arguments(tmp_path, run_dir) -> list[str]:
+    return ["image-train", "--data", str(tmp_path / "data.pt"), "--warmup", str(tmp_path / "warmup.pt"), "--run-dirs",
+            str(run_dir), "--checkpoint", str(run_dir / "checkpoint.pt"), *TRAIN_FLAGS]
+
+
 def _train(tmp_path, run_dir, stderr=subprocess.DEVNULL) -> subprocess.Popen:
-    return subprocess.Popen(_vaepriors("image-train", "--data", str(tmp_path / "data.pt"), "--warmup",
-                                       str(tmp_path / "warmup.pt"), "--run-dirs", str(run_dir), "--checkpoint",
-                                       str(run_dir / "checkpoint.pt"), *TRAIN_FLAGS),
-                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    return subprocess.Popen(_vaepriors(*_train_arguments(tmp_path, run_dir)), stdout=subprocess.DEVNULL, stderr=stderr,
+                            text=True)
 
 
 def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     _write_data(tmp_path / "data.pt")
-    subprocess.run(_vaepriors("image-warmup", "--data", str(tmp_path / "data.pt"), "--out",
-                              str(tmp_path / "warmup.pt"), *TRAIN_FLAGS), check=True, capture_output=True)
-    assert _train(tmp_path, tmp_path / "straight").wait(timeout=300) == 0
+    run_cli("image-warmup", "--data", tmp_path / "data.pt", "--out", tmp_path / "warmup.pt", *TRAIN_FLAGS)
+    run_cli(*_train_arguments(tmp_path, tmp_path / "straight"))
 
     job = _train(tmp_path, tmp_path / "killed")
     checkpoint = tmp_path / "killed" / "checkpoint.pt"

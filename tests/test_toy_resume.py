@@ -5,7 +5,7 @@ import sys
 
 import torch
 
-from conftest import kill_after_checkpoint
+from conftest import kill_after_checkpoint, run_cli
 
 from vaepriors.core.state_files import load_state_file
 
@@ -22,7 +22,7 @@ def _train(out, stderr=subprocess.DEVNULL) -> subprocess.Popen:
 
 
 def test_killed_2d_job_resumes_to_the_uninterrupted_result(tmp_path):
-    assert _train(tmp_path / "straight.pt").wait(timeout=300) == 0
+    run_cli("toy-train", *FLAGS, "--out", tmp_path / "straight.pt")
 
     out = tmp_path / "killed.pt"
     checkpoint = tmp_path / "killed.pt.checkpoint"
