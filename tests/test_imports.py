@@ -116,7 +116,7 @@ args = cli._parse(["table1", "--metrics", "m.csv", "--out-tex", "t.tex", "--out-
 assert args.command == "table1"
 import vaepriors.studies.toy2d.figures, vaepriors.studies.toy2d.tables, vaepriors.studies.images.figures
 import vaepriors.studies.images.tables, vaepriors.studies.dpvae.figures, vaepriors.studies.dpvae.tables
-import vaepriors.report_page, vaepriors.reproduction
+import vaepriors.report_page, vaepriors.reproduction, vaepriors.core.evaluation.tsne
 print(sorted(name for name in ("torch", "sklearn", "openTSNE", "torchvision") if name in sys.modules))
 """
 
@@ -125,8 +125,8 @@ def test_report_jobs_start_without_torch():
     from vaepriors import cli
 
     report_commands = set(cli._parser(training=False)[1].choices)
-    assert {"table1", "table5", "figure3", "figure9", "dpvae-table1", "dpvae-figure1", "reproduction-scorecard",
-            "report-page"} <= report_commands
+    assert {"table1", "table5", "figure3", "figure9", "image-tsne", "dpvae-table1", "dpvae-figure1",
+            "reproduction-scorecard", "report-page"} <= report_commands
     assert not report_commands & {"toy-train", "image-train", "dpvae-train", "image-evaluate"}
     result = subprocess.run([sys.executable, "-c", REPORT_JOB_WITHOUT_TORCH], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -10,9 +10,9 @@ from conftest import kill_after_checkpoint, run_cli
 from vaepriors.core.state_files import load_state_file
 
 FLAGS = ["--dataset", "8Gaussian", "--configuration", "sintro_mog_lc_ip", "--model", "sintro", "--prior", "vamp",
-         "--components", "4", "--learnable-contributions", "--intro-prior", "--convert-to-mog", "--iterations", "400",
-         "--warmup", "100", "--mog-warmup", "20", "--batch-size", "64", "--hidden", "32", "--hidden-layers", "2",
-         "--mc-samples", "8", "--milestones", "250", "--grid-beta-rec", "0.2", "1.0", "--grid-beta-kl", "0.3",
+         "--components", "4", "--learnable-contributions", "--intro-prior", "--convert-to-mog", "--iterations", "240",
+         "--warmup", "60", "--mog-warmup", "20", "--batch-size", "64", "--hidden", "32", "--hidden-layers", "2",
+         "--mc-samples", "8", "--milestones", "150", "--grid-beta-rec", "0.2", "1.0", "--grid-beta-kl", "0.3",
          "--seeds", "0", "1", "--log-every", "20", "--device", "cpu", "--threads", "1"]
 
 
@@ -27,9 +27,9 @@ def test_killed_2d_job_resumes_to_the_uninterrupted_result(tmp_path):
     out = tmp_path / "killed.pt"
     checkpoint = tmp_path / "killed.pt.checkpoint"
     job = _train(out)
-    killed_at = kill_after_checkpoint(job, checkpoint, 200)
+    killed_at = kill_after_checkpoint(job, checkpoint, 120)
     assert not out.exists()
-    assert killed_at < 400
+    assert killed_at < 240
     rerun = _train(out, stderr=subprocess.PIPE)
     _, log = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, log

@@ -78,7 +78,7 @@ rule image_tsne:
         tsne=cli_flags(IMAGES["tsne"]),
         latents=lambda wildcards: image_eval_path(*run_wildcards(wildcards), "_latents.npz"),
     shell:
-        "vaepriors image-tsne --latents {params.latents:q} {params.tsne} --device cpu --threads {threads}"
+        "vaepriors image-tsne --latents {params.latents:q} {params.tsne} --threads {threads}"
         " --out {output.tsne:q} > {log:q} 2>&1"
 
 

@@ -130,14 +130,6 @@ def write_evaluation_manifest(run_dirs, prefixes, path) -> None:
     Path(path).write_text(json.dumps({"runs": runs}, indent=2) + "\n")
 
 
-def image_tsne(args) -> None:
-    from vaepriors.core.evaluation.tsne import write_tsne
-
-    setup(args)
-    write_tsne(args.latents, args.out, max_points=args.max_points, seed=args.seed, perplexity=args.perplexity,
-               n_jobs=args.threads)
-
-
 def add_image_evaluation_commands(sub) -> None:
     from vaepriors.studies.images.evaluation_config import ImageEvalConfig
 
@@ -160,15 +152,6 @@ def add_image_evaluation_commands(sub) -> None:
     add_dataclass_arguments(p, ImageEvalConfig)
     add_runtime(p)
     p.set_defaults(handler=image_evaluate)
-
-    p = sub.add_parser("image-tsne", help="openTSNE embedding of a run's test latents")
-    p.add_argument("--latents", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--max-points", type=int, default=5000)
-    p.add_argument("--perplexity", type=float, default=40.0)
-    p.add_argument("--seed", type=int, default=0)
-    add_runtime(p)
-    p.set_defaults(handler=image_tsne)
 
 
 def overfit_encoder(args) -> None:

@@ -1,4 +1,9 @@
-"""Sub-commands rendering the image study's Tables 2/5 and Figures 2a, 2b, 4, 5, 7, 8, 9 and sample grids."""
+"""Sub-commands that turn the image study's evaluation files into its t-SNE embeddings, Tables 2/5, Figures 2a, 2b,
+4, 5, 7, 8, 9 and sample grids.
+
+Torch-free at import (``vaepriors.cli`` builds these parsers without the training code), so each of these jobs starts
+in about a second; a figure that draws image grids loads torch when it draws.
+"""
 
 from __future__ import annotations
 
@@ -103,12 +108,28 @@ def figure5(args) -> None:
     plot_figure5(args.results, args.panels, args.out)
 
 
+def image_tsne(args) -> None:
+    from vaepriors.core.evaluation.tsne import write_tsne
+
+    write_tsne(args.latents, args.out, max_points=args.max_points, seed=args.seed, perplexity=args.perplexity,
+               n_jobs=args.threads)
+
+
 def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--selection-fid", default="fid_gen_paper", choices=["fid_gen_paper", "fid_gen_standard"],
                    help="FID that picks r_entropy per configuration (and that the curves show)")
 
 
 def add_image_report_commands(sub) -> None:
+    p = sub.add_parser("image-tsne", help="openTSNE embedding of a run's test latents (numpy and openTSNE, no torch)")
+    p.add_argument("--latents", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-points", type=int, default=5000)
+    p.add_argument("--perplexity", type=float, default=40.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="openTSNE's n_jobs")
+    p.set_defaults(handler=image_tsne)
+
     for name, text in (("table2", "Table 2 (SG and MoG(K) x LC x IP)"), ("table5", "Table 5 (full ablation)")):
         p = sub.add_parser(name, help=f"render {text} from evaluation JSON files")
         p.add_argument("--evaluations", nargs="+", required=True)
