@@ -115,7 +115,8 @@ from vaepriors import cli
 args = cli._parse(["table1", "--metrics", "m.csv", "--out-tex", "t.tex", "--out-csv", "t.csv"])
 assert args.command == "table1"
 import vaepriors.studies.toy2d.figures, vaepriors.studies.toy2d.tables, vaepriors.studies.images.figures
-import vaepriors.studies.images.tables, vaepriors.studies.dpvae.figures, vaepriors.studies.dpvae.tables
+import vaepriors.studies.images.tables, vaepriors.studies.images.figure5, vaepriors.studies.dpvae.figures
+import vaepriors.studies.dpvae.tables
 import vaepriors.report_page, vaepriors.reproduction, vaepriors.core.evaluation.tsne
 print(sorted(name for name in ("torch", "sklearn", "openTSNE", "torchvision") if name in sys.modules))
 """

@@ -156,8 +156,8 @@ def add_image_evaluation_commands(sub) -> None:
 
 def overfit_encoder(args) -> None:
     from vaepriors.core.data.images import ImageData
-    from vaepriors.studies.images.overfit_encoder import OverfitEncoderConfig, one_image_per_class, \
-        run_overfit_encoder_study
+    from vaepriors.studies.images.overfit_encoder import one_image_per_class, run_overfit_encoder_study
+    from vaepriors.studies.images.overfit_encoder_config import OverfitEncoderConfig
 
     device = setup(args)
     data = ImageData.load(args.data)
@@ -167,7 +167,7 @@ def overfit_encoder(args) -> None:
 
 
 def add_overfit_encoder_command(sub) -> None:
-    from vaepriors.studies.images.overfit_encoder import OverfitEncoderConfig
+    from vaepriors.studies.images.overfit_encoder_config import OverfitEncoderConfig
 
     p = sub.add_parser("overfit-encoder", help="Figure 5: train only the encoder of a snapshot on fixed synthetic "
                                                "real / generated distributions (one image per class)")

@@ -23,7 +23,7 @@ from matplotlib.ticker import NullFormatter
 
 from vaepriors.core.reporting.figures import save_figure
 from vaepriors.core.reporting.image_grid import image_grid
-from vaepriors.studies.images.overfit_encoder import CONFIGURATIONS, PANEL_KINDS, panel_key
+from vaepriors.studies.images.overfit_encoder_config import CONFIGURATION_NAMES, PANEL_KINDS, panel_key
 from vaepriors.studies.images.panels import as_rgb
 
 PathLike = str | Path
@@ -39,7 +39,7 @@ PANEL_LABELS: dict[str, str] = {"real": "real", "real_rec": "rec. real", "fake":
 
 
 def _configurations(frame: pd.DataFrame) -> list[str]:
-    return [name for name in CONFIGURATIONS if name in set(frame["configuration"])]
+    return [name for name in CONFIGURATION_NAMES if name in set(frame["configuration"])]
 
 
 def _curves(ax: Axes, block: pd.DataFrame, metric: str, colours: Mapping[int, tuple]) -> None:

@@ -59,13 +59,14 @@ from vaepriors.core.training.players import update
 from vaepriors.core.vae import StackedVAE
 from vaepriors.studies.images.checkpoint import load_snapshot
 from vaepriors.studies.images.config import ImageTrainConfig
+from vaepriors.studies.images.overfit_encoder_config import (CONFIGURATION_NAMES, PANEL_KINDS, OverfitEncoderConfig,
+                                                            panel_key)
 from vaepriors.studies.images.trainer import stream_seeds
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("configuration", "beta_neg", "iteration", "set", "image", "p_real", "p_fake", "rec", "kl", "nelbo",
            "nelbo_prediction")
-PANEL_KINDS = ("real", "real_rec", "fake", "fake_rec")
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,11 @@ def _single(n: int, k: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(torch.tensor(k), n).float()
 
 
-CONFIGURATIONS: dict[str, Callable[[int, int], SyntheticDistributions]] = {
-    "i": lambda n, k: SyntheticDistributions(_uniform(n), _uniform(n)),
-    "ii": lambda n, k: SyntheticDistributions(_single(n, k), _uniform(n)),
-    "iii": lambda n, k: SyntheticDistributions(_uniform(n), _single(n, k)),
-}
+CONFIGURATIONS: dict[str, Callable[[int, int], SyntheticDistributions]] = dict(zip(CONFIGURATION_NAMES, (
+    lambda n, k: SyntheticDistributions(_uniform(n), _uniform(n)),     # (i)
+    lambda n, k: SyntheticDistributions(_single(n, k), _uniform(n)),   # (ii)
+    lambda n, k: SyntheticDistributions(_uniform(n), _single(n, k)),   # (iii)
+), strict=True))
 
 
 def synthetic_distributions(configuration: str, n_images: int, single_image: int) -> SyntheticDistributions:
@@ -101,25 +102,6 @@ def synthetic_distributions(configuration: str, n_images: int, single_image: int
     if not 0 <= single_image < n_images:
         raise ValueError(f"single_image {single_image} is not one of the {n_images} study images")
     return CONFIGURATIONS[configuration](n_images, single_image)
-
-
-@dataclass(frozen=True)
-class OverfitEncoderConfig:
-    """``iterations`` encoder steps (batch 1) per (configuration, beta_neg), evaluated every ``eval_every`` steps."""
-
-    iterations: int = 2000
-    eval_every: int = 20
-    lr: float = 2e-4                  # the authors' Adam learning rate
-    beta_negs: tuple[float, ...] = (1.0, 256.0)  # theoretically faithful, and CIFAR-10/FMNIST practice
-    configurations: tuple[str, ...] = ("i", "ii", "iii")
-    single_image: int = 0             # the image k of configurations (ii) and (iii)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = set(self.configurations) - set(CONFIGURATIONS)
-        if unknown or self.iterations < 1 or self.eval_every < 1 or self.lr <= 0 or not self.beta_negs:
-            raise ValueError(f"invalid overfit-encoder configuration {self}: configurations must be in "
-                             f"{sorted(CONFIGURATIONS)}, iterations, eval_every >= 1, lr > 0, beta_negs not empty")
 
 
 @dataclass
@@ -135,10 +117,6 @@ class OverfitEncoderStudy:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.frame.to_csv(csv_path, index=False)
         np.savez_compressed(npz_path, **self.panels)
-
-
-def panel_key(configuration: str, beta_neg: float, kind: str) -> str:
-    return f"{configuration}_beta{beta_neg:g}_{kind}"
 
 
 def one_image_per_class(labels: torch.Tensor) -> torch.Tensor:
