@@ -396,4 +396,6 @@ def test_the_scorecard_scale_is_derived_from_the_differences_to_the_paper_config
     reduced = snakemake(tmp_path, "results/reproduction/scorecard.html", "--dry-run", "--printshellcmds",
                         layers=[REDUCED])
     assert "'toy2d=toy.training.iterations 200 (paper 30000); " in reduced.stdout, reduced.stdout
+    # a key the paper config leaves to its default (a per-dataset override) is named as such, not as "paper None"
+    assert "'dpvae=dpvae.per_dataset.moons.iterations 500 (not set in config.yaml); " in reduced.stdout
     assert "log_every" not in reduced.stdout.split("--scale", 1)[1].split("--provenance")[0]

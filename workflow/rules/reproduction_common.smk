@@ -30,6 +30,12 @@ def _lookup(section, dotted):
     return section
 
 
+def _difference(key, ours, paper):
+    """'key value (paper value)'; a key only one side sets (a per-dataset override) says so instead of 'None'."""
+    value = ours[key] if key in ours else "unset"
+    return f"{key} {value} ({f'paper {paper[key]}' if key in paper else 'not set in config.yaml'})"
+
+
 def study_scale(study):
     """'paper' when the study's scale-deciding keys equal config.yaml's, else the first differences."""
     section, keys = SCALE_KEYS[study]
@@ -37,7 +43,7 @@ def study_scale(study):
     for key in keys:
         ours.update(_flatten(_lookup(config[section], key), f"{section}.{key}"))
         paper.update(_flatten(_lookup(PAPER_CONFIG[section], key), f"{section}.{key}"))
-    differences = [f"{key} {ours.get(key)} (paper {paper.get(key)})" for key in dict.fromkeys([*ours, *paper])
+    differences = [_difference(key, ours, paper) for key in dict.fromkeys([*ours, *paper])
                    if ours.get(key) != paper.get(key) and key.rsplit(".", 1)[-1] not in NOT_SCALE]
     if not differences:
         return "paper"
