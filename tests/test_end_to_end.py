@@ -1,7 +1,7 @@
-"""End-to-end runs of the workflow (2D benchmark and image study) in a temporary working directory, with the real
-`vaepriors` CLI.
+"""End-to-end runs of the workflow (2D benchmark, image study, dpVAE study) in a temporary working directory, with the
+real `vaepriors` CLI.
 
-- tests/config/tiny.yaml: every rule on one dataset in a few seconds per job (about a minute on 2 cores);
+- tests/config/tiny.yaml: every rule on one dataset in a few seconds per job (59 jobs, about 4 minutes on 2 cores);
   it checks that the jobs, files, report and re-run behaviour fit together, not the numbers.
 - config/reduced.yaml: the reduced benchmark (`make reduced`), marked slow; deselect with -m "not slow".
 """
