@@ -78,9 +78,10 @@ def dry_run_messages(workdir, overrides: dict[str, dict], targets=("all",)) -> d
     for name, override in overrides.items():
         layers[name] = workdir / f"{name}.yaml"
         layers[name].write_text(yaml.safe_dump(override))
-    cases = {name: ([str(ROOT / "config.yaml"), str(path)], list(targets[name] if isinstance(targets, dict) else targets))
-             for name, path in layers.items()}
-    result = subprocess.run([sys.executable, "-c", DRY_RUN_EACH, str(ROOT / "Snakefile"), str(workdir), json.dumps(cases)],
+    cases = {name: ([str(ROOT / "config.yaml"), str(path)],
+                    list(targets[name] if isinstance(targets, dict) else targets)) for name, path in layers.items()}
+    result = subprocess.run([sys.executable, "-c", DRY_RUN_EACH, str(ROOT / "Snakefile"), str(workdir),
+                             json.dumps(cases)],
                             cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     parts = result.stdout.split("### case ")[1:]
     messages = dict(part.split("\n", 1) for part in parts)

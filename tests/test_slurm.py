@@ -276,7 +276,8 @@ def test_tiny_workflow_on_slurm(tmp_path):
         records[jobid] = record
 
     # Each training / evaluation process saw the CUDA_VISIBLE_DEVICES that SLURM set for its job (the CLI logs it,
-    # through vaepriors.core.gpu_slots). 8 processes: 3 grid, 3 seeds and 2 baseline trainings, each evaluating its runs.
+    # through vaepriors.core.gpu_slots). 8 processes: 3 grid, 3 seeds and 2 baseline trainings, each evaluating
+    # its runs.
     gpus_of_job = {}
     rule_logs = [p for rule in GPU_RULES for p in (workdir / "results/logs" / rule).rglob("*.log")]
     assert len(rule_logs) == 8, rule_logs

@@ -29,17 +29,12 @@ REPORT_COMMANDS = (toy2d_report_cli.COMMANDS, images_report_cli.COMMANDS, dpvae_
 TRAINING_CLI_MODULES = ("vaepriors.studies.toy2d.cli", "vaepriors.studies.images.cli", "vaepriors.studies.dpvae.cli")
 
 
-def study_commands(training: bool = True) -> tuple:
-    """Every study's ``COMMANDS``: the report ones, then (with ``training``) the training and evaluation ones."""
-    if not training:
-        return REPORT_COMMANDS
-    return REPORT_COMMANDS + tuple(importlib.import_module(name).COMMANDS for name in TRAINING_CLI_MODULES)
-
-
 def _parser(training: bool) -> tuple[argparse.ArgumentParser, argparse.Action]:
+    """The parser and its sub-command action: the report commands, then (with ``training``) all the others."""
     parser = argparse.ArgumentParser(prog="vaepriors", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for commands in study_commands(training):
+    modules = TRAINING_CLI_MODULES if training else ()
+    for commands in REPORT_COMMANDS + tuple(importlib.import_module(name).COMMANDS for name in modules):
         for add in commands:
             add(sub)
     return parser, sub
