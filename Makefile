@@ -26,7 +26,13 @@ $(FASHION_MNIST):
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get install -y -q dataset-fashion-mnist || \
 	  { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }'
 
+# A new .venv takes ~6 GiB (torch's CUDA build): say so before pip fails half-way with "No space left on device".
+VENV_GIB := 7
 $(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || { free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	  [ "$$free" -ge $(VENV_GIB) ] || { echo "make install: $$free GiB free on this disk, a new $(VENV) needs" \
+	  "about $(VENV_GIB) GiB (torch 2.14.1's CUDA build); free some space (old clones, pip's cache) and rerun." >&2; \
+	  exit 1; }; }
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet -e '.[workflow,test]'
 	touch $@
