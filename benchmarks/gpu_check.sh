@@ -1,35 +1,44 @@
 #!/usr/bin/env bash
-# One GPU check of the training engine, meant to run once on a lent GPU machine within ~8 minutes, from the
-# repository root (the package from src/, no install; numpy, pandas and tqdm must be importable):
+# One GPU check of the training engine, meant to run once on a lent GPU machine within ~7 minutes, from the
+# repository root (the package from src/, no install; numpy, pandas, tqdm and pytest must be importable):
 #
 #   OUT=/some/dir bash benchmarks/gpu_check.sh
 #
-# 1. benchmarks/engine_throughput.py on CUDA: per-run throughput of stacked steps, images R = 1, 4, 12 (paper
-#    Fashion-MNIST networks) and 2D R = 1, 64, 256, eager vs captured (CUDA graphs), fp32 vs bf16;
-# 2. a 2D job end to end on CUDA with --capture (toy-train, 3 runs, through the MoG conversion and IP);
-# 3. an image stack end to end on CUDA with --capture (image-warmup + image-train of 2 seeds x 2 r_entropy runs on
+# 1. tests/test_cuda.py: captured (CUDA-graph) training equals eager training on the GPU, 2D and images; a captured
+#    step never synchronises with the host; a run of a CUDA image stack trains as it trains alone; CUDA and CPU runs
+#    start from the same weights (each comparison prints its largest difference);
+# 2. benchmarks/engine_throughput.py on CUDA: per-run throughput of stacked steps, images R = 1, 4, 12 on the paper's
+#    Fashion-MNIST and CIFAR-10 networks and 2D R = 1, 64, 256, eager vs captured (CUDA graphs), fp32 vs bf16, with
+#    the hours one paper-scale stack takes at each setting;
+# 3. a 2D job end to end on CUDA with --capture (toy-train, through the MoG conversion and IP);
+# 4. an image stack end to end on CUDA with --capture (image-warmup + image-train of 2 seeds x 2 r_entropy runs on
 #    random 28x28 images), killed once after its first checkpoint and resumed.
-# Everything it prints goes to $OUT/gpu_check.log; the numbers belong in the README with the date and the GPU.
+# Everything it prints goes to $OUT/gpu_check.log (the jobs' files to a temporary folder); the numbers belong in the
+# README with the date and the GPU.
 set -euo pipefail
 OUT=${OUT:-/tmp/gpu_check}
+WORK=$(mktemp -d)  # the jobs' files; only the log goes to $OUT
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 exec > >(tee "$OUT/gpu_check.log") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
 
-echo "== 1. throughput (per-run, side by side)"
-timeout 300 python3 benchmarks/engine_throughput.py --device cuda --threads 8 --toy-runs 1 64 256 \
-    --image-runs 1 4 12 --iterations 5 --rounds 3 || echo "benchmark: exit $?"
+echo "== 1. the engine's CUDA tests"
+timeout 150 python3 -m pytest -q -s -p no:cacheprovider tests/test_cuda.py || echo "tests/test_cuda.py: exit $?"
 
-echo "== 2. 2D job on CUDA, captured"
-timeout 120 python3 -m vaepriors toy-train --dataset 8Gaussian --configuration sintro_mog_lc_ip --model sintro \
+echo "== 2. throughput (per-run, side by side)"
+timeout 240 python3 benchmarks/engine_throughput.py --device cuda --threads 8 --toy-runs 1 64 256 \
+    --image-runs 1 4 12 --image-datasets fmnist cifar10 --iterations 5 --rounds 3 || echo "benchmark: exit $?"
+
+echo "== 3. 2D job on CUDA, captured"
+timeout 60 python3 -m vaepriors toy-train --dataset 8Gaussian --configuration sintro_mog_lc_ip --model sintro \
     --prior vamp --components 8 --learnable-contributions --intro-prior --convert-to-mog --iterations 2000 \
     --warmup 500 --mog-warmup 100 --milestones 1500 --grid-beta-rec 0.2 1.0 --grid-beta-kl 0.3 --seeds 0 1 \
-    --capture --device cuda --out "$OUT/toy_runs.pt" || echo "2D job: exit $?"
+    --capture --device cuda --out "$WORK/toy_runs.pt" || echo "2D job: exit $?"
 
-echo "== 3. image stack on CUDA, captured, killed and resumed"
-python3 - "$OUT" <<'EOF'
+echo "== 4. image stack on CUDA, captured, killed and resumed"
+python3 - "$WORK" <<'EOF'
 import sys, torch
 from vaepriors.core.data.images import ImageData
 images = torch.randint(0, 256, (2048, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
@@ -39,14 +48,15 @@ EOF
 FLAGS=(--dataset fmnist --configuration mog10_lc_ip --prior vamp --components 10 --learnable-contributions
        --intro-prior --seeds 0 1 --r-entropy 0 10 --epochs 8 --warmup-epochs 2 --mog-warmup-epochs 1
        --measure-epochs 4 7 --checkpoint-every 1 --capture --device cuda)
-timeout 120 python3 -m vaepriors image-warmup --data "$OUT/data.pt" --out "$OUT/warmup.pt" "${FLAGS[@]}"
-RUNS=("$OUT/r0/seed0" "$OUT/r0/seed1" "$OUT/r10/seed0" "$OUT/r10/seed1")
-timeout 60 python3 -m vaepriors image-train --data "$OUT/data.pt" --warmup "$OUT/warmup.pt" --run-dirs "${RUNS[@]}" \
-    --checkpoint "$OUT/checkpoint.pt" --manifest "$OUT/stack.json" "${FLAGS[@]}" &
+timeout 60 python3 -m vaepriors image-warmup --data "$WORK/data.pt" --out "$WORK/warmup.pt" "${FLAGS[@]}" ||
+    echo "image warm-up: exit $?"
+RUNS=("$WORK/r0/seed0" "$WORK/r0/seed1" "$WORK/r10/seed0" "$WORK/r10/seed1")
+timeout 45 python3 -m vaepriors image-train --data "$WORK/data.pt" --warmup "$WORK/warmup.pt" --run-dirs "${RUNS[@]}" \
+    --checkpoint "$WORK/checkpoint.pt" --manifest "$WORK/stack.json" "${FLAGS[@]}" &
 JOB=$!
-while [ ! -f "$OUT/checkpoint.pt" ] && kill -0 $JOB 2>/dev/null; do sleep 1; done
+while [ ! -f "$WORK/checkpoint.pt" ] && kill -0 $JOB 2>/dev/null; do sleep 1; done
 kill -9 $JOB 2>/dev/null || true
 wait $JOB 2>/dev/null || true
-timeout 240 python3 -m vaepriors image-train --data "$OUT/data.pt" --warmup "$OUT/warmup.pt" --run-dirs "${RUNS[@]}" \
-    --checkpoint "$OUT/checkpoint.pt" --manifest "$OUT/stack.json" "${FLAGS[@]}" || echo "image stack: exit $?"
-cat "$OUT/stack.json" 2>/dev/null || echo "no manifest"
+timeout 90 python3 -m vaepriors image-train --data "$WORK/data.pt" --warmup "$WORK/warmup.pt" --run-dirs "${RUNS[@]}" \
+    --checkpoint "$WORK/checkpoint.pt" --manifest "$WORK/stack.json" "${FLAGS[@]}" || echo "image stack: exit $?"
+cat "$WORK/stack.json" 2>/dev/null || echo "no manifest"

@@ -23,9 +23,10 @@ from vaepriors.core.training.players import soft_intro_step
 from vaepriors.studies.images.config import ImageTrainConfig
 from vaepriors.studies.images.trainer import ImageTrainer
 
+from paper_networks import PAPER  # benchmarks/paper_networks.py
+
 OPTIONS = {"fp32": {}, "bf16": {"bf16": True}, "channels_last": {"channels_last": True},
            "bf16+channels_last": {"bf16": True, "channels_last": True}}
-PAPER = {"fmnist": ((1, 28, 28), (64, 128), 32, 128, 60_000), "cifar10": ((3, 32, 32), (64, 128, 256), 128, 32, 50_000)}
 
 
 def _trainer(args, shape, device, **option) -> ImageTrainer:
@@ -84,8 +85,9 @@ def main() -> None:
         for name, trainer in trainers.items():
             seconds[name].append(_time(trainer, args.iterations, device))
     base = statistics.median(seconds["fp32"]) if "fp32" in seconds else None
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"{args.dataset} channels {tuple(args.channels)} z {args.z_dim} batch {args.batch_size} "
-          f"MC {args.mc_samples} on {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'})")
+          f"MC {args.mc_samples} on {device} ({name})")
     print(f"{'option':<22}{'it/s':>10}{'ms/it':>10}{'speed-up vs fp32':>18}")
     for name, values in seconds.items():
         median = statistics.median(values)
