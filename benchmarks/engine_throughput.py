@@ -62,9 +62,9 @@ def toy_stepper(runs: int, components: int, device: torch.device, capture: bool)
                             learnable_contributions=True, intro_prior=True, convert_to_mog=True, warmup=2,
                             mog_warmup=1, iterations=10, runs=specs)
     trainer = ToyTrainer(config, device, capture)
-    for unit in range(config.adversarial_start):  # through the VAMP -> MoG conversion and the clip fit
+    for unit in range(config.adversarial_start + 1):  # through the VAMP -> MoG conversion and the clip fit
         trainer.train_unit(unit)
-    return lambda: trainer.train_unit(config.adversarial_start)
+    return lambda: trainer.train_unit(config.adversarial_start + 1)  # a unit with no phase change: graphs stay
 
 
 def image_stepper(dataset: str, runs: int, small: bool, bf16: bool, device: torch.device,

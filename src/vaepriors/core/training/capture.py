@@ -33,6 +33,8 @@ class GraphBackend(Protocol):
 
     def capture(self, step: Step, inputs: tuple[torch.Tensor, ...]) -> tuple[Callable[[], None], Outputs]: ...
 
+    def reset(self) -> None: ...
+
 
 class CudaGraphBackend:
     """torch.cuda.graph capture; warm-up steps on a side stream, as the CUDA-graph documentation prescribes."""
@@ -54,6 +56,11 @@ class CudaGraphBackend:
             outputs = step(*inputs)
         self.pool = graph.pool()  # graphs of other shapes and phases share one memory pool
         return graph.replay, outputs
+
+    def reset(self) -> None:
+        """The graphs were dropped: their pool is freed with them, so the next capture starts a new one (capturing
+        into a freed pool fails inside PyTorch's allocator, seen on an H200)."""
+        self.pool = None
 
 
 @dataclass
@@ -88,8 +95,10 @@ class StepGraphs:
         return graph.outputs
 
     def invalidate(self) -> None:
-        """Forget every graph (a phase change altered the step or the tensors it reads)."""
+        """Forget every graph (a phase change altered the step or the tensors it reads), and with them their memory."""
         self.graphs.clear()
+        if self.backend is not None:
+            self.backend.reset()
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:

@@ -44,13 +44,20 @@ def soft_intro_step(model: StackedVAE, objective: SoftIntroObjective, x: torch.T
     if not adversarial:
         loss, terms = objective.elbo(model, x, rnd)
         update(loss, optimizers, ("encoder", "decoder", "prior"))
-        return {"loss": loss, **terms}
+        return _detached({"loss": loss, **terms})
     loss_e, terms_e, real = objective.encoder(model, x, rnd)
     update(loss_e, optimizers, ("encoder",))
     loss_d, terms_d = objective.decoder(model, x, real, rnd, prior_player=intro_prior)
     update(loss_d, optimizers, ("decoder", "prior") if intro_prior else ("decoder",))
-    return {"loss_encoder": loss_e, "loss_decoder": loss_d, **{f"d_{k}": v for k, v in terms_d.items()},
-            **{f"e_{k}": v for k, v in terms_e.items()}}
+    return _detached({"loss_encoder": loss_e, "loss_decoder": loss_d, **{f"d_{k}": v for k, v in terms_d.items()},
+                      **{f"e_{k}": v for k, v in terms_e.items()}})
+
+
+def _detached(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The step's terms without their autograd graphs: a term that kept its graph would keep the step's activations
+    alive into the next step (and, on a GPU, its gradient nodes on the stream that made them, which CUDA-graph
+    capture on another stream warns about)."""
+    return {name: value.detach() for name, value in terms.items()}
 
 
 class SoftIntroTrainer(IntervalTrainer):

@@ -7,6 +7,7 @@ stream depends on its seed only; it returns (R, n, 2).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Callable
 
@@ -22,9 +23,16 @@ _EIGHT_CENTERS = [(1, 0), (-1, 0), (0, 1), (0, -1), (_SQRT_HALF, _SQRT_HALF), (_
                   (-_SQRT_HALF, _SQRT_HALF), (-_SQRT_HALF, -_SQRT_HALF)]
 
 
+@functools.cache
+def _eight_centers(device: torch.device) -> torch.Tensor:
+    """Made once per device: a sampler inside a captured CUDA graph must not copy host data (the first, eager,
+    training steps fill the cache)."""
+    return 2.0 * torch.tensor(_EIGHT_CENTERS, device=device)
+
+
 def eight_gaussians(n: int, rnd: RunRandomness) -> torch.Tensor:
     """8 modes on a circle of radius 2, std 0.02, all divided by 1.414 (radius ~1.414, std ~0.0141)."""
-    centers = 2.0 * torch.tensor(_EIGHT_CENTERS, device=rnd.device)
+    centers = _eight_centers(rnd.device)
     index = rnd.randint(8, n)
     noise = rnd.normal(n, 2)
     return (centers[index] + 0.02 * noise) / 1.414
